@@ -1,0 +1,135 @@
+// Loads configuration: config/default.json, then a local file, then the environment, then
+// explicit overrides (tests, CLI). Validates the result into one typed object or stops with
+// an error that names the offending key.
+import { existsSync, readFileSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { AtriumError } from '../errors.ts';
+import { configSchema, type AtriumConfig } from './schema.ts';
+
+export const PROJECT_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+
+type Json = Record<string, unknown>;
+
+/** Each environment variable and the config path it sets. Documented in .env.example. */
+export const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number' | 'boolean' | 'list' }> = {
+  PORT: { path: ['port'], type: 'number' },
+  DATABASE_URL: { path: ['database', 'url'], type: 'string' },
+  ATRIUM_ENV: { path: ['env'], type: 'string' },
+  ATRIUM_HOST: { path: ['host'], type: 'string' },
+  ATRIUM_BASE_URL: { path: ['baseUrl'], type: 'string' },
+  ATRIUM_DATA_DIR: { path: ['dataDir'], type: 'string' },
+  ATRIUM_SQLITE_FILE: { path: ['database', 'sqliteFile'], type: 'string' },
+  ATRIUM_MIGRATE_ON_START: { path: ['database', 'migrateOnStart'], type: 'boolean' },
+  ATRIUM_DB_POOL_MAX: { path: ['database', 'poolMax'], type: 'number' },
+  ATRIUM_DB_SCHEMA: { path: ['database', 'schema'], type: 'string' },
+  ATRIUM_PLUGINS: { path: ['plugins', 'enabled'], type: 'list' },
+  ATRIUM_THEME: { path: ['theme'], type: 'string' },
+  ATRIUM_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },
+  ATRIUM_SESSION_IDLE_MINUTES: { path: ['session', 'idleMinutes'], type: 'number' },
+  ATRIUM_SESSION_ABSOLUTE_HOURS: { path: ['session', 'absoluteHours'], type: 'number' },
+  ATRIUM_ARGON2_MEMORY_KIB: { path: ['auth', 'argon2MemoryKiB'], type: 'number' },
+  ATRIUM_ARGON2_ITERATIONS: { path: ['auth', 'argon2Iterations'], type: 'number' },
+  ATRIUM_TRUST_PROXY: { path: ['trustProxy'], type: 'list' },
+  ATRIUM_VIEWS_CACHE: { path: ['views', 'cache'], type: 'boolean' },
+  ATRIUM_SHUTDOWN_TIMEOUT_MS: { path: ['shutdownTimeoutMs'], type: 'number' },
+};
+
+/** Variables that configure how config is found rather than a config value. */
+const META_ENV = new Set(['ATRIUM_CONFIG']);
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  /** A JSON file layered over the defaults. Default: $ATRIUM_CONFIG or config/local.json if present. */
+  file?: string;
+  overrides?: Json;
+  root?: string;
+}
+
+export function loadConfig(opts: LoadConfigOptions = {}): AtriumConfig {
+  const root = opts.root ?? PROJECT_ROOT;
+  const env = opts.env ?? process.env;
+  let merged = readJson(resolve(root, 'config/default.json'));
+
+  const localFile = opts.file ?? env.ATRIUM_CONFIG ?? resolve(root, 'config/local.json');
+  const explicit = Boolean(opts.file ?? env.ATRIUM_CONFIG);
+  const localPath = isAbsolute(localFile) ? localFile : resolve(process.cwd(), localFile);
+  if (existsSync(localPath)) merged = deepMerge(merged, readJson(localPath));
+  else if (explicit) throw new AtriumError('ATR_CONFIG_FILE', `${localPath} does not exist`);
+
+  merged = deepMerge(merged, fromEnv(env));
+  if (opts.overrides) merged = deepMerge(merged, opts.overrides);
+
+  const parsed = configSchema.safeParse(merged);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => {
+      const keys = i.code === 'unrecognized_keys' ? i.keys.map((k) => [...i.path, k].join('.')) : [i.path.join('.') || '(root)'];
+      return `${keys.join(', ')}: ${i.code === 'unrecognized_keys' ? 'unknown key' : i.message}`;
+    });
+    throw new AtriumError('ATR_CONFIG_INVALID', lines.join('; '), { details: { issues: lines } });
+  }
+  const config = parsed.data;
+  config.dataDir = resolve(root, config.dataDir);
+  return config;
+}
+
+function fromEnv(env: NodeJS.ProcessEnv): Json {
+  const out: Json = {};
+  for (const [name, raw] of Object.entries(env)) {
+    if (raw === undefined) continue;
+    const spec = ENV_KEYS[name];
+    if (!spec) {
+      if (name.startsWith('ATRIUM_') && !META_ENV.has(name)) {
+        throw new AtriumError('ATR_CONFIG_UNKNOWN_ENV', `${name} (known: ${Object.keys(ENV_KEYS).filter((k) => k.startsWith('ATRIUM_')).join(', ')})`);
+      }
+      continue;
+    }
+    setPath(out, spec.path, coerce(name, raw, spec.type));
+  }
+  return out;
+}
+
+function coerce(name: string, raw: string, type: 'string' | 'number' | 'boolean' | 'list'): unknown {
+  switch (type) {
+    case 'string':
+      return raw;
+    case 'number': {
+      const n = Number(raw);
+      if (raw.trim() === '' || !Number.isFinite(n)) throw new AtriumError('ATR_CONFIG_INVALID', `${name}: expected a number, got "${raw}"`);
+      return n;
+    }
+    case 'boolean':
+      if (/^(1|true|yes|on)$/i.test(raw)) return true;
+      if (/^(0|false|no|off)$/i.test(raw)) return false;
+      throw new AtriumError('ATR_CONFIG_INVALID', `${name}: expected true or false, got "${raw}"`);
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter(Boolean);
+  }
+}
+
+function readJson(file: string): Json {
+  try {
+    return z.record(z.string(), z.unknown()).parse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch (err) {
+    throw new AtriumError('ATR_CONFIG_FILE', `${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+function setPath(target: Json, path: string[], value: unknown): void {
+  let cur = target;
+  for (const key of path.slice(0, -1)) cur = (cur[key] ??= {}) as Json;
+  cur[path.at(-1)!] = value;
+}
+
+function isPlainObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function deepMerge(base: Json, over: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? deepMerge(out[k] as Json, v) : v;
+  }
+  return out;
+}

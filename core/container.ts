@@ -1,0 +1,97 @@
+// Dependency injection: tsyringe with explicit tokens for every kernel service.
+// A plugin gets a child container for its own services and can export services to the root
+// under tokens it owns. Registering a token that is already registered throws at boot
+// (Fastify's FST_ERR_DEC_ALREADY_PRESENT): nothing is silently overwritten.
+import 'reflect-metadata';
+import { container as rootTsyringe, type DependencyContainer, type InjectionToken } from 'tsyringe';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { AtriumConfig } from './config/schema.ts';
+import type { Clock } from './clock.ts';
+import type { ViewEngine } from './views/engine.ts';
+import type { MailService } from './mail.ts';
+import type { AuditService } from './audit.ts';
+import type { EventBus } from './events.ts';
+import { AtriumError } from './errors.ts';
+
+/** Typed token: a symbol whose description names its owner (`core:db`, `files:storage`). */
+export type Token<T> = symbol & { readonly __type?: T };
+export function token<T>(name: string): Token<T> {
+  return Symbol(name) as Token<T>;
+}
+
+export const Tokens = {
+  Config: token<AtriumConfig>('core:config'),
+  Db: token<Knex>('core:db'),
+  Logger: token<Logger>('core:logger'),
+  Views: token<ViewEngine>('core:views'),
+  Mail: token<MailService>('core:mail'),
+  Audit: token<AuditService>('core:audit'),
+  Events: token<EventBus>('core:events'),
+  Clock: token<Clock>('core:clock'),
+} as const;
+
+type Provider<T> = { useValue: T } | { useFactory: (c: Container) => T };
+
+export class Container {
+  private constructor(
+    private readonly inner: DependencyContainer,
+    private readonly root: Container | undefined,
+    readonly owner: string,
+  ) {}
+
+  static createRoot(): Container {
+    return new Container(rootTsyringe.createChildContainer(), undefined, 'core');
+  }
+
+  /** A child for one plugin: it sees everything the root has; its own registrations stay private. */
+  createChild(owner: string): Container {
+    return new Container(this.inner.createChildContainer(), this.root ?? this, owner);
+  }
+
+  /** Register a service in this container. Throws if the token is already known here or above. */
+  provide<T>(tok: Token<T>, provider: Provider<T>): void {
+    if (this.inner.isRegistered(tok as InjectionToken<T>, true)) {
+      throw new AtriumError('ATR_CONTAINER_DUPLICATE_TOKEN', `${String(tok.description)} (registering from ${this.owner})`);
+    }
+    if ('useValue' in provider) {
+      this.inner.register(tok as InjectionToken<T>, { useValue: provider.useValue });
+    } else {
+      // Factories are called once, lazily, and the instance is kept.
+      let made = false;
+      let value: T;
+      this.inner.register(tok as InjectionToken<T>, {
+        useFactory: () => {
+          if (!made) {
+            value = provider.useFactory(this);
+            made = true;
+          }
+          return value;
+        },
+      });
+    }
+  }
+
+  /** Register a service on the root so other plugins can resolve it by the exported token. */
+  export<T>(tok: Token<T>, provider: Provider<T>): void {
+    (this.root ?? this).provideFrom(tok, provider, this.owner);
+  }
+
+  private provideFrom<T>(tok: Token<T>, provider: Provider<T>, owner: string): void {
+    if (this.inner.isRegistered(tok as InjectionToken<T>, true)) {
+      throw new AtriumError('ATR_CONTAINER_DUPLICATE_TOKEN', `${String(tok.description)} (exported by ${owner})`);
+    }
+    this.provide(tok, provider);
+  }
+
+  resolve<T>(tok: Token<T>): T {
+    if (!this.inner.isRegistered(tok as InjectionToken<T>, true)) {
+      throw new AtriumError('ATR_CONTAINER_UNKNOWN_TOKEN', String(tok.description));
+    }
+    return this.inner.resolve(tok as InjectionToken<T>);
+  }
+
+  has(tok: Token<unknown>): boolean {
+    return this.inner.isRegistered(tok as InjectionToken<unknown>, true);
+  }
+}

@@ -1,0 +1,277 @@
+// Express app assembly. The order of middleware is the order of a request (DESIGN.md):
+// request id and log -> security headers -> static assets and probes (no session needed) ->
+// body limits -> session, user, workspace and ability in one query -> CSRF on unsafe methods ->
+// kernel and plugin routes behind their area guards -> themed 404 and error pages.
+import { randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import helmet from 'helmet';
+import Handlebars from 'handlebars';
+import { AtriumError } from '../errors.ts';
+import { newId, safeEqual } from '../ids.ts';
+import { readSessionCookie, setSessionCookie, clearSessionCookie } from './cookies.ts';
+import type { Area, RenderOptions, RequestContext } from './context.ts';
+import type { HttpDeps } from './deps.ts';
+import { assetRoutes } from './routes/assets.ts';
+import { opsRoutes } from './routes/ops.ts';
+import { authRoutes } from './routes/auth.ts';
+import { setupRoutes } from './routes/setup.ts';
+import { homeRoutes } from './routes/home.ts';
+import { adminRoutes } from './routes/admin.ts';
+import { workspacesFor } from '../identity/users.ts';
+
+const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export interface PluginMount {
+  id: string;
+  workspace: Router;
+  staff: Router;
+  admin: Router;
+}
+
+export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.Express {
+  const { config, logger } = deps;
+  const secure = config.baseUrl.startsWith('https://');
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy.length ? config.trustProxy : false);
+  app.set('query parser', 'simple');
+
+  // 1. Request id, per-request logger, one log line per response (path without query string).
+  app.use((req, res, next) => {
+    const requestId = newId();
+    const started = process.hrtime.bigint();
+    const log = logger.child({ reqId: requestId });
+    res.setHeader('X-Request-Id', requestId);
+    res.locals.nonce = randomBytes(16).toString('base64');
+    req.ctx = { requestId, log, nonce: res.locals.nonce } as RequestContext;
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+    });
+    next();
+  });
+
+  // 2. Security headers: nonce-based CSP, no inline script or style, no framing.
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: false,
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: [(_req, res) => `'nonce-${(res as Response).locals.nonce}'`, "'strict-dynamic'"],
+          styleSrc: ["'self'"],
+          imgSrc: ["'self'", 'data:'],
+          fontSrc: ["'self'"],
+          connectSrc: ["'self'"],
+          formAction: ["'self'"],
+          objectSrc: ["'none'"],
+          baseUri: ["'none'"],
+          frameAncestors: ["'none'"],
+          ...(secure ? { upgradeInsecureRequests: [] } : {}),
+        },
+      },
+      strictTransportSecurity: secure ? { maxAge: 31536000, includeSubDomains: true } : false,
+      referrerPolicy: { policy: 'same-origin' },
+      crossOriginEmbedderPolicy: false,
+      xFrameOptions: { action: 'deny' },
+    }),
+  );
+
+  // 3. Assets and probes: no session lookup, no database unless the probe needs it.
+  app.use(assetRoutes(deps));
+  app.use(opsRoutes(deps));
+
+  // 4. Bodies: small forms only; file uploads are streamed by their own routes.
+  app.use(express.urlencoded({ extended: false, limit: '100kb', parameterLimit: 100 }));
+  app.use(express.json({ limit: '100kb' }));
+
+  // 5. Session, user, workspace, membership and ability.
+  app.use(async (req, res, next) => {
+    const ctx = req.ctx;
+    ctx.ip = req.ip ?? req.socket.remoteAddress ?? '';
+    ctx.userAgent = req.get('user-agent')?.slice(0, 400) ?? null;
+    const wsMatch = /^\/w\/([a-z0-9-]{1,64})(\/|$)/.exec(req.path);
+    const token = readSessionCookie(req, secure);
+    ctx.session = token ? await deps.sessions.load(token, wsMatch?.[1]) : null;
+    if (token && !ctx.session) clearSessionCookie(res, secure);
+    ctx.user = ctx.session?.user ?? null;
+    ctx.workspace = ctx.session?.workspace ?? null;
+    ctx.workspaceRole = ctx.session?.membershipRole ?? null;
+    ctx.area = areaOf(req.path);
+    ctx.ability = deps.permissions.abilityFor(ctx.user?.firmRole ?? null, ctx.area === 'workspace' ? ctx.workspaceRole : null);
+    if (ctx.user) res.setHeader('Cache-Control', 'no-store');
+    ctx.csrfToken = async () => {
+      if (!ctx.session) {
+        const created = await deps.sessions.create({ userId: null, ip: ctx.ip, userAgent: ctx.userAgent });
+        setSessionCookie(res, secure, created.token, deps.sessions.absoluteMs);
+        ctx.session = {
+          idHash: created.idHash,
+          userId: null,
+          csrfToken: created.csrfToken,
+          createdAt: deps.clock.now(),
+          lastSeenAt: deps.clock.now(),
+          expiresAt: created.expiresAt,
+          authAt: null,
+          data: {},
+          user: null,
+          workspace: null,
+          membershipRole: null,
+        };
+      }
+      return ctx.session.csrfToken;
+    };
+    ctx.actor = () => ({ actorId: ctx.user?.id ?? null, ip: ctx.ip, userAgent: ctx.userAgent });
+    ctx.flash = async (kind, text) => {
+      if (!ctx.session) await ctx.csrfToken();
+      const data = { ...ctx.session!.data, flash: [...((ctx.session!.data.flash as unknown[]) ?? []), { kind, text }] };
+      ctx.session!.data = data;
+      await deps.sessions.setData(ctx.session!.idHash, data);
+    };
+    ctx.render = (view, model = {}, opts = {}) => render(deps, req, res, view, model, opts);
+    next();
+  });
+
+  // 6. CSRF: a session-bound synchronizer token on every unsafe method (form field `_csrf` or
+  //    header `X-CSRF-Token` for htmx), plus Fetch-Metadata and Origin checks.
+  app.use((req, res, next) => {
+    if (!UNSAFE.has(req.method)) return next();
+    const site = req.get('sec-fetch-site');
+    if (site && site !== 'same-origin' && site !== 'none') return next(new AtriumError('ATR_CSRF', 'cross-site request', { status: 403 }));
+    const origin = req.get('origin');
+    if (origin && origin !== new URL(config.baseUrl).origin && origin !== `${req.protocol}://${req.get('host')}`) {
+      return next(new AtriumError('ATR_CSRF', 'foreign origin', { status: 403 }));
+    }
+    const sent = req.get('x-csrf-token') ?? (typeof req.body?._csrf === 'string' ? req.body._csrf : undefined);
+    const expected = req.ctx.session?.csrfToken;
+    if (!sent || !expected || !safeEqual(sent, expected)) return next(new AtriumError('ATR_CSRF', undefined, { status: 403 }));
+    next();
+  });
+
+  // 7. Routes. Kernel pages first, then each area's guard, then plugin routers under it.
+  app.use(setupRoutes(deps));
+  app.use(authRoutes(deps));
+
+  app.use('/w/:workspace', requireUser, (req, _res, next) => {
+    const { user, workspace, workspaceRole } = req.ctx;
+    const firmWide = user?.firmRole === 'owner' || user?.firmRole === 'admin';
+    // Unknown, archived, or not a member: the same 404, so nothing is learned.
+    if (!workspace || !(workspaceRole || firmWide)) return next(new AtriumError('ATR_NOT_FOUND', undefined, { status: 404 }));
+    next();
+  });
+  app.use(['/staff', '/admin'], requireUser, (req, _res, next) => {
+    const need = req.ctx.area === 'admin' ? 'AdminArea' : 'StaffArea';
+    if (!req.ctx.ability.can('read', need)) return next(new AtriumError('ATR_NOT_FOUND', undefined, { status: 404 }));
+    next();
+  });
+  app.use(homeRoutes(deps));
+  app.use(adminRoutes(deps));
+  for (const m of pluginMounts) {
+    app.use(`/w/:workspace/${m.id}`, m.workspace);
+    app.use(`/staff/${m.id}`, m.staff);
+    app.use(`/admin/${m.id}`, m.admin);
+  }
+
+  // 8. Nothing matched: a themed 404. Errors: a themed page with the request id, never a stack.
+  app.use((_req, _res, next) => next(new AtriumError('ATR_NOT_FOUND', undefined, { status: 404 })));
+  app.use(async (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const known = err instanceof AtriumError ? err : undefined;
+    const bodyError = (err as { type?: string; status?: number }).type && (err as { status?: number }).status;
+    const status = known?.status ?? (typeof bodyError === 'number' ? bodyError : 500);
+    const log = req.ctx?.log ?? logger;
+    if (status >= 500) log.error({ err }, 'request failed');
+    else log.info({ code: known?.code, status }, 'request refused');
+    if (res.headersSent) return res.end();
+    const message =
+      status === 404
+        ? 'We could not find that page. It may have moved, or you may not have access to it.'
+        : status === 403
+          ? known?.code === 'ATR_CSRF'
+            ? 'This form has expired or did not come from this site. Go back, reload the page and try again.'
+            : 'You do not have permission to do that.'
+          : status === 413
+            ? 'That was too large to accept.'
+            : status < 500
+              ? 'The request could not be understood.'
+              : 'Something went wrong on our side. The problem has been logged.';
+    try {
+      if (!req.ctx?.render) throw new Error('no context');
+      await req.ctx.render('core/error', { status, message, requestId: req.ctx.requestId }, { status, title: status === 404 ? 'Page not found' : 'Error' });
+    } catch (renderErr) {
+      log.error({ err: renderErr }, 'error page failed to render');
+      res.status(status).type('text/plain').send(`${status} ${message}`);
+    }
+  });
+  return app;
+}
+
+function areaOf(path: string): Area {
+  if (path.startsWith('/w/')) return 'workspace';
+  if (path === '/staff' || path.startsWith('/staff/')) return 'staff';
+  if (path === '/admin' || path.startsWith('/admin/')) return 'admin';
+  return 'public';
+}
+
+function requireUser(req: Request, res: Response, next: NextFunction): void {
+  if (req.ctx.user) return next();
+  if (req.method === 'GET' || req.method === 'HEAD') {
+    const nextPath = req.originalUrl.startsWith('/') && !req.originalUrl.startsWith('//') ? req.originalUrl : '/';
+    if (req.get('hx-request')) {
+      res.setHeader('HX-Redirect', `/login?next=${encodeURIComponent(nextPath)}`);
+      res.status(401).end();
+      return;
+    }
+    res.redirect(302, `/login?next=${encodeURIComponent(nextPath)}`);
+    return;
+  }
+  next(new AtriumError('ATR_FORBIDDEN', 'sign in first', { status: 401 }));
+}
+
+/** Render `view` inside the theme layout, or alone for an htmx request (`Vary: HX-Request`). */
+export async function render(deps: HttpDeps, req: Request, res: Response, view: string, model: object, opts: RenderOptions): Promise<void> {
+  const ctx = req.ctx;
+  res.vary('HX-Request');
+  // Pages carry a CSRF token and often private data: never cached by a browser or proxy.
+  res.setHeader('Cache-Control', 'no-store');
+  const data = { ability: ctx.ability };
+  const csrfToken = await ctx.csrfToken();
+  const brand = await deps.branding.get();
+  const shared = { csrfToken, user: ctx.user, workspace: ctx.workspace, brand };
+  const body = deps.views.render(view, { ...shared, ...model }, data);
+  res.status(opts.status ?? 200);
+  // htmx swaps fragments into a page that already has a layout; history restores are full loads.
+  if (req.get('hx-request') && !req.get('hx-history-restore-request')) {
+    res.type('html').send(body);
+    return;
+  }
+  let flash: unknown[] = [];
+  if (ctx.session?.data.flash) {
+    flash = ctx.session.data.flash as unknown[];
+    const { flash: _consumed, ...rest } = ctx.session.data;
+    ctx.session.data = rest;
+    await deps.sessions.setData(ctx.session.idHash, rest);
+  }
+  const workspaces = ctx.user ? await workspacesFor(deps.db, ctx.user, { limit: 50 }) : [];
+  const layoutModel = {
+    ...shared,
+    body: new Handlebars.SafeString(body) as unknown as string,
+    title: opts.title,
+    nonce: ctx.nonce,
+    area: ctx.area,
+    nav: deps.navigation.links(ctx.area, ctx.ability, req.path, ctx.workspace?.slug),
+    canStaff: ctx.ability.can('read', 'StaffArea'),
+    canAdmin: ctx.ability.can('read', 'AdminArea'),
+    workspaces: workspaces.map((w) => ({ slug: w.slug, name: w.name, current: w.slug === ctx.workspace?.slug })),
+    hasSwitcher: workspaces.length > 1,
+    flash,
+    assetVersion: deps.assetVersion,
+    brandVersion: brand.version,
+  };
+  res.type('html').send(deps.views.renderLayout(opts.layout ?? 'main', layoutModel, data));
+}
+
+export function streamFile(res: Response, file: string, type: string, maxAgeSeconds: number): void {
+  res.type(type);
+  res.setHeader('Cache-Control', `public, max-age=${maxAgeSeconds}`);
+  createReadStream(file).on('error', () => res.destroy()).pipe(res);
+}

@@ -1,0 +1,50 @@
+// The request context every handler sees as `req.ctx`: who is asking, in which workspace,
+// with which ability. Built once per request by the session middleware.
+import type { Logger } from 'pino';
+import type { LoadedSession } from '../identity/sessions.ts';
+import type { AppAbility } from '../permissions.ts';
+import type { WorkspaceRole } from '../plugins/define.ts';
+import type { AuditEntry } from '../audit.ts';
+
+export type Area = 'public' | 'workspace' | 'staff' | 'admin';
+
+export interface RenderOptions {
+  title?: string;
+  status?: number;
+  /** `main` (default) or `auth` (a centred card for login and setup). */
+  layout?: string;
+}
+
+export interface RequestContext {
+  requestId: string;
+  /** CSP nonce for this response's <script> tags. */
+  nonce: string;
+  log: Logger;
+  ip: string;
+  userAgent: string | null;
+  session: LoadedSession | null;
+  user: LoadedSession['user'];
+  workspace: LoadedSession['workspace'];
+  workspaceRole: WorkspaceRole | null;
+  ability: AppAbility;
+  area: Area;
+  /** The session's CSRF token; creates an anonymous session when there is none yet. */
+  csrfToken(): Promise<string>;
+  /** Render a view inside the theme layout, or as a fragment for htmx requests. */
+  render(view: string, model?: object, opts?: RenderOptions): Promise<void>;
+  /** Actor fields for an audit entry: who, from where. */
+  actor(): Pick<AuditEntry, 'actorId' | 'ip' | 'userAgent'>;
+  /** Queue a one-time message shown on the next page. */
+  flash(kind: 'success' | 'info' | 'error', text: string): Promise<void>;
+}
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      ctx: RequestContext;
+    }
+  }
+}
+
+export {};

@@ -1,0 +1,84 @@
+// `/` sends each person where they work; the workspace home shows the widgets the user may
+// see; the staff overview lists the client workspaces a staff member can open.
+import { Router, type Request } from 'express';
+import Handlebars from 'handlebars';
+import { z } from 'zod';
+import { workspacesFor, workspacesQuery } from '../../identity/users.ts';
+import type { HttpDeps } from '../deps.ts';
+
+const PAGE_SIZE = 25;
+const pageQuery = z.object({ page: z.coerce.number().int().min(1).max(100000).catch(1) });
+
+export function homeRoutes(deps: HttpDeps): Router {
+  const r = Router();
+
+  r.get('/', async (req, res) => {
+    const { user, session } = req.ctx;
+    if (!user) return res.redirect(302, (await deps.db('users').first('id')) ? '/login' : '/setup');
+    if (user.firmRole) return res.redirect(302, '/staff/');
+    const mine = await workspacesFor(deps.db, user, { limit: 500 });
+    if (mine.length === 0) return req.ctx.render('core/no-workspace', {}, { title: 'No workspace yet' });
+    const last = session?.data.lastWorkspace;
+    const target = mine.find((w) => w.slug === last) ?? mine[0]!;
+    res.redirect(302, `/w/${target.slug}/`);
+  });
+
+  r.get('/w/:workspace/', async (req, res) => {
+    const { session, workspace } = req.ctx;
+    if (session && session.data.lastWorkspace !== workspace!.slug) {
+      session.data = { ...session.data, lastWorkspace: workspace!.slug };
+      await deps.sessions.setData(session.idHash, session.data);
+    }
+    const widgets = await renderWidgets(deps, req, 'workspace');
+    await req.ctx.render('core/workspace-home', { widgets, hasWidgets: widgets.length > 0 }, { title: workspace!.name });
+  });
+
+  r.get('/staff/', async (req, res) => {
+    const user = req.ctx.user!;
+    const { page } = pageQuery.parse(req.query);
+    const totalRow = (await workspacesQuery(deps.db, user).count({ n: '*' }).first()) as { n: number | string };
+    const total = Number(totalRow.n);
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    const rows = await workspacesQuery(deps.db, user)
+      .select('w.id', 'w.slug', 'w.name', 'w.created_at')
+      .select(deps.db('memberships as mm').count('*').whereRaw('mm.workspace_id = w.id').whereNot('mm.role', 'staff').as('clients'))
+      .orderBy('w.name')
+      .limit(PAGE_SIZE)
+      .offset((Math.min(page, pages) - 1) * PAGE_SIZE);
+    const widgets = await renderWidgets(deps, req, 'staff');
+    await req.ctx.render(
+      'core/staff-home',
+      {
+        workspaces: rows.map((w: Record<string, unknown>) => ({ slug: w.slug, name: w.name, clients: Number(w.clients), createdAt: w.created_at })),
+        total,
+        page: Math.min(page, pages),
+        pages,
+        prev: page > 1 ? page - 1 : null,
+        next: page < pages ? page + 1 : null,
+        canCreate: req.ctx.ability.can('create', 'Workspace'),
+        widgets,
+        hasWidgets: widgets.length > 0,
+      },
+      { title: 'Staff overview' },
+    );
+  });
+
+  return r;
+}
+
+/** Render the widgets of an area the request's ability allows, each in its own card. */
+async function renderWidgets(deps: HttpDeps, req: Request, area: 'workspace' | 'staff') {
+  const out: Array<{ id: string; title: string; html: Handlebars.SafeString }> = [];
+  for (const w of deps.navigation.widgetsFor(area, req.ctx.ability)) {
+    let html: string;
+    try {
+      const model = w.load ? await w.load({ ctx: req.ctx, db: deps.db, settings: w.settings }) : {};
+      html = deps.views.render(w.view, { ...(model as object), workspace: req.ctx.workspace, user: req.ctx.user }, { ability: req.ctx.ability });
+    } catch (err) {
+      req.ctx.log.error({ err, widget: `${w.owner}/${w.id}` }, 'widget failed');
+      html = deps.views.render('core/widget-error', {}, {});
+    }
+    out.push({ id: `${w.owner}-${w.id}`, title: w.title, html: new Handlebars.SafeString(html) });
+  }
+  return out;
+}

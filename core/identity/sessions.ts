@@ -1,0 +1,140 @@
+// Server-side sessions in the database, shared by every process. The cookie holds a 256-bit
+// random value; the table holds only its SHA-256. Idle and absolute expiry are enforced here.
+// Anonymous visitors get a session only when a form needs a CSRF token.
+import type { AtriumConfig } from '../config/schema.ts';
+import type { Clock } from '../clock.ts';
+import { parseJson, toBool, type Db } from '../db/index.ts';
+import { newToken, sha256Hex } from '../ids.ts';
+import type { FirmRole, WorkspaceRole } from '../plugins/define.ts';
+
+export interface LoadedSession {
+  idHash: string;
+  userId: string | null;
+  csrfToken: string;
+  createdAt: number;
+  lastSeenAt: number;
+  expiresAt: number;
+  authAt: number | null;
+  data: Record<string, unknown>;
+  user: { id: string; email: string; name: string; firmRole: FirmRole | null } | null;
+  /** Present when the request named a workspace (`/w/:slug/`) that exists and is not archived. */
+  workspace: { id: string; slug: string; name: string } | null;
+  /** The user's membership in that workspace, if any. */
+  membershipRole: WorkspaceRole | null;
+}
+
+/** Throttle for last_seen_at writes: idle expiry is minutes, so a write per minute is enough. */
+const TOUCH_EVERY_MS = 60_000;
+
+export class SessionStore {
+  constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly cfg: AtriumConfig['session'],
+  ) {}
+
+  get idleMs(): number {
+    return this.cfg.idleMinutes * 60_000;
+  }
+  get absoluteMs(): number {
+    return this.cfg.absoluteHours * 3_600_000;
+  }
+
+  /** Create a session. Returns the cookie value (never stored) and its row. */
+  async create(input: { userId: string | null; ip?: string | null; userAgent?: string | null; authAt?: number | null; data?: Record<string, unknown> }) {
+    const token = newToken();
+    const now = this.clock.now();
+    const row = {
+      id_hash: sha256Hex(token),
+      user_id: input.userId,
+      csrf_token: newToken(),
+      created_at: now,
+      last_seen_at: now,
+      expires_at: now + this.absoluteMs,
+      auth_at: input.authAt ?? null,
+      mfa_pending: false,
+      ip: input.ip?.slice(0, 64) ?? null,
+      user_agent: input.userAgent?.slice(0, 400) ?? null,
+      data: JSON.stringify(input.data ?? {}),
+    };
+    await this.db('sessions').insert(row);
+    return { token, csrfToken: row.csrf_token, idHash: row.id_hash, expiresAt: row.expires_at };
+  }
+
+  /**
+   * One indexed query: the session, its user and, when the URL names a workspace, that
+   * workspace and the user's membership in it. Expired or disabled sessions are deleted.
+   */
+  async load(token: string, workspaceSlug?: string): Promise<LoadedSession | null> {
+    if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
+    const idHash = sha256Hex(token);
+    const q = this.db('sessions as s')
+      .leftJoin('users as u', 'u.id', 's.user_id')
+      .where('s.id_hash', idHash)
+      .first(
+        's.id_hash',
+        's.user_id',
+        's.csrf_token',
+        's.created_at',
+        's.last_seen_at',
+        's.expires_at',
+        's.auth_at',
+        's.data',
+        'u.email',
+        'u.name',
+        'u.firm_role',
+        'u.disabled',
+      );
+    if (workspaceSlug) {
+      q.leftJoin('workspaces as w', (j) => j.on('w.slug', this.db.raw('?', [workspaceSlug])).andOn('w.archived', this.db.raw('?', [false])))
+        .leftJoin('memberships as m', (j) => j.on('m.workspace_id', 'w.id').andOn('m.user_id', 's.user_id'))
+        .select('w.id as ws_id', 'w.slug as ws_slug', 'w.name as ws_name', 'm.role as m_role');
+    }
+    const row = (await q) as Record<string, unknown> | undefined;
+    if (!row) return null;
+    const now = this.clock.now();
+    const lastSeen = Number(row.last_seen_at);
+    if (now >= Number(row.expires_at) || now - lastSeen >= this.idleMs || (row.user_id && toBool(row.disabled))) {
+      await this.db('sessions').where({ id_hash: idHash }).delete();
+      return null;
+    }
+    if (now - lastSeen >= TOUCH_EVERY_MS) {
+      await this.db('sessions').where({ id_hash: idHash }).update({ last_seen_at: now });
+    }
+    return {
+      idHash,
+      userId: (row.user_id as string | null) ?? null,
+      csrfToken: String(row.csrf_token),
+      createdAt: Number(row.created_at),
+      lastSeenAt: lastSeen,
+      expiresAt: Number(row.expires_at),
+      authAt: row.auth_at == null ? null : Number(row.auth_at),
+      data: parseJson<Record<string, unknown>>(row.data, {}),
+      user: row.user_id
+        ? { id: String(row.user_id), email: String(row.email), name: String(row.name), firmRole: (row.firm_role as FirmRole | null) ?? null }
+        : null,
+      workspace: row.ws_id ? { id: String(row.ws_id), slug: String(row.ws_slug), name: String(row.ws_name) } : null,
+      membershipRole: (row.m_role as WorkspaceRole | null) ?? null,
+    };
+  }
+
+  async setData(idHash: string, data: Record<string, unknown>): Promise<void> {
+    await this.db('sessions').where({ id_hash: idHash }).update({ data: JSON.stringify(data) });
+  }
+
+  async destroy(idHash: string): Promise<void> {
+    await this.db('sessions').where({ id_hash: idHash }).delete();
+  }
+
+  async destroyAllForUser(userId: string, exceptIdHash?: string): Promise<number> {
+    const q = this.db('sessions').where({ user_id: userId });
+    if (exceptIdHash) q.whereNot({ id_hash: exceptIdHash });
+    return q.delete();
+  }
+
+  /** Remove expired rows. Safe to run from any process at any time. */
+  async sweep(): Promise<number> {
+    const now = this.clock.now();
+    return this.db('sessions').where('expires_at', '<=', now).orWhere('last_seen_at', '<=', now - this.idleMs).delete();
+  }
+}

@@ -1,0 +1,183 @@
+// The plugin contract. A plugin is one object passed to `definePlugin`; the kernel validates it
+// (unknown keys rejected), sorts plugins by `requires`, runs their migrations, calls `register`,
+// seeds their permissions, mounts their routes and views, then calls `bootstrap`.
+import { z } from 'zod';
+import semver from 'semver';
+import type { Router } from 'express';
+import type { Logger } from 'pino';
+import type { Knex } from 'knex';
+import type { Container } from '../container.ts';
+import type { AtriumConfig } from '../config/schema.ts';
+import type { EventBus } from '../events.ts';
+import type { RequestContext } from '../http/context.ts';
+import { AtriumError } from '../errors.ts';
+
+export const FIRM_ROLES = ['owner', 'admin', 'staff'] as const;
+export const WORKSPACE_ROLES = ['client_admin', 'client_member', 'client_viewer', 'staff'] as const;
+export const ROLES = ['owner', 'admin', 'staff', 'client_admin', 'client_member', 'client_viewer'] as const;
+export type FirmRole = (typeof FIRM_ROLES)[number];
+export type WorkspaceRole = (typeof WORKSPACE_ROLES)[number];
+export type Role = (typeof ROLES)[number];
+export type Area = 'workspace' | 'staff' | 'admin';
+
+/** Ids the kernel keeps for itself: URL segments and namespaces it already uses. */
+const RESERVED_IDS = new Set(['core', 'admin', 'staff', 'w', 'assets', 'vendor', 'login', 'logout', 'setup', 'account', 'brand', 'theme', 'healthz', 'readyz']);
+
+const kebab = z.string().regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'must be kebab-case (a-z, 0-9, single dashes)').max(40);
+const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');
+const dirRef = z.union([z.instanceof(URL), z.string().min(1)]);
+const ability = z.tuple([z.string().min(1), z.string().min(1)]);
+
+const ruleSchema = z.strictObject({
+  action: z.union([z.string(), z.array(z.string()).min(1)]),
+  subject: z.union([z.string(), z.array(z.string()).min(1)]),
+  conditions: z.record(z.string(), z.unknown()).optional(),
+  fields: z.union([z.string(), z.array(z.string())]).optional(),
+  inverted: z.boolean().optional(),
+  reason: z.string().optional(),
+});
+
+const navSchema = z.strictObject({
+  area: z.enum(['workspace', 'staff', 'admin']),
+  label: z.string().min(1).max(40),
+  /** Path under the area root: `/files` becomes `/w/<slug>/files`, `/staff/files`, `/admin/files`. */
+  path: z.string().regex(/^\/[A-Za-z0-9/_-]*$/),
+  can: ability.optional(),
+  order: z.number().optional(),
+});
+
+const widgetSchema = z.strictObject({
+  id: kebab,
+  area: z.enum(['workspace', 'staff']),
+  title: z.string().min(1).max(80),
+  /** A view of this plugin, `<plugin>/<view>`, rendered with what `load` returns. */
+  view: z.string().regex(/^[a-z][a-z0-9-]*\/[A-Za-z0-9/_-]+$/),
+  can: ability.optional(),
+  order: z.number().optional(),
+  load: fn.optional(),
+});
+
+export const pluginSchema = z.strictObject({
+  id: kebab.refine((id) => !RESERVED_IDS.has(id), 'is reserved by the kernel'),
+  version: z.string().refine((v) => semver.valid(v) !== null, 'must be a semver version'),
+  kernel: z.string().refine((r) => semver.validRange(r) !== null, 'must be a semver range'),
+  description: z.string().max(300).optional(),
+  requires: z.array(kebab).default([]),
+  migrations: dirRef.optional(),
+  views: dirRef.optional(),
+  /** Event names this plugin publishes: `<id>.<thing>.<verb>`. */
+  events: z.array(z.string().regex(/^[a-z][a-z0-9-]*\.[a-z][a-zA-Z0-9]*\.[a-z][a-zA-Z0-9]*$/)).default([]),
+  permissions: z
+    .strictObject({
+      subjects: z.record(z.string().regex(/^[A-Z][A-Za-z0-9]*$/), z.array(z.string().min(1)).min(1)),
+      grants: z.partialRecord(z.enum(ROLES), z.array(ruleSchema)).default({}),
+    })
+    .optional(),
+  nav: z.array(navSchema).default([]),
+  widgets: z.array(widgetSchema).default([]),
+  settings: z.custom<z.ZodType>((v) => v instanceof z.ZodType, 'must be a zod schema').optional(),
+  register: fn.optional(),
+  routes: fn.optional(),
+  bootstrap: fn.optional(),
+  destroy: fn.optional(),
+});
+
+export type PermissionRule = z.infer<typeof ruleSchema>;
+export type NavItem = z.infer<typeof navSchema>;
+
+export interface WidgetContext {
+  ctx: RequestContext;
+  db: Knex;
+  settings: unknown;
+}
+
+export interface Widget<M = unknown> {
+  id: string;
+  area: 'workspace' | 'staff';
+  title: string;
+  view: string;
+  can?: [string, string];
+  order?: number;
+  load?: (w: WidgetContext) => Promise<M> | M;
+}
+
+/** What every lifecycle hook receives. */
+export interface PluginContext<S = unknown> {
+  id: string;
+  config: AtriumConfig;
+  /** This plugin's own child container. `container.export(token, ...)` shares a service. */
+  container: Container;
+  events: EventBus;
+  logger: Logger;
+  /** This plugin's settings, validated by its `settings` schema. */
+  settings: S;
+}
+
+/** Routers mounted at `/w/:workspace/<id>`, `/staff/<id>` and `/admin/<id>`. */
+export interface PluginRouters {
+  workspace: Router;
+  staff: Router;
+  admin: Router;
+}
+
+export interface RoutesContext<S = unknown> extends PluginContext<S> {
+  db: Knex;
+}
+
+export interface BootstrapContext<S = unknown> extends PluginContext<S> {
+  db: Knex;
+}
+
+export interface PluginDefinition<S = unknown> {
+  id: string;
+  version: string;
+  kernel: string;
+  description?: string;
+  requires?: string[];
+  migrations?: URL | string;
+  views?: URL | string;
+  events?: string[];
+  permissions?: {
+    subjects: Record<string, string[]>;
+    grants?: Partial<Record<Role, PermissionRule[]>>;
+  };
+  nav?: NavItem[];
+  widgets?: Widget<any>[];
+  settings?: z.ZodType<S>;
+  register?: (ctx: PluginContext<S>) => void;
+  routes?: (routers: PluginRouters, ctx: RoutesContext<S>) => void;
+  bootstrap?: (ctx: BootstrapContext<S>) => Promise<void> | void;
+  destroy?: (ctx: BootstrapContext<S>) => Promise<void> | void;
+}
+
+export type ValidPlugin = z.infer<typeof pluginSchema> & PluginDefinition<unknown> & { requires: string[]; events: string[]; nav: NavItem[]; widgets: Widget[] };
+
+const DEFINED = Symbol.for('atrium.plugin');
+
+/** Declare a plugin. Validation errors name the plugin and the key. */
+export function definePlugin<S = unknown>(def: PluginDefinition<S>): PluginDefinition<S> {
+  validatePlugin(def, typeof def?.id === 'string' ? def.id : '(unnamed plugin)');
+  Object.defineProperty(def, DEFINED, { value: true });
+  return def;
+}
+
+export function validatePlugin(def: unknown, name: string): ValidPlugin {
+  const parsed = pluginSchema.safeParse(def);
+  if (!parsed.success) {
+    const msg = parsed.error.issues
+      .map((i) => {
+        const keys = i.code === 'unrecognized_keys' ? i.keys.map((k) => [...i.path, k].join('.')) : [i.path.join('.') || '(root)'];
+        return `${keys.join(', ')}: ${i.code === 'unrecognized_keys' ? 'unknown key' : i.message}`;
+      })
+      .join('; ');
+    throw new AtriumError('ATR_PLUGIN_INVALID', `${name}: ${msg}`, { details: { plugin: name } });
+  }
+  const p = parsed.data as ValidPlugin;
+  for (const e of p.events) {
+    if (!e.startsWith(`${p.id}.`)) throw new AtriumError('ATR_PLUGIN_INVALID', `${p.id}: event "${e}" must start with "${p.id}."`);
+  }
+  for (const w of p.widgets) {
+    if (!w.view.startsWith(`${p.id}/`)) throw new AtriumError('ATR_PLUGIN_INVALID', `${p.id}: widget "${w.id}" view must be "${p.id}/<view>"`);
+  }
+  return p;
+}
