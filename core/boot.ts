@@ -148,6 +148,10 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
         if (server) {
           // Stop accepting, let in-flight requests finish, close idle keep-alive sockets.
           const closed = new Promise<void>((resolve) => server!.close(() => resolve()));
+          // Requests still running finish; their keep-alive sockets are closed as soon as they
+          // go idle rather than after the keep-alive timeout.
+          for (const s of sockets) (s as { _httpMessage?: { shouldKeepAlive: boolean } })._httpMessage && ((s as { _httpMessage?: { shouldKeepAlive: boolean } })._httpMessage!.shouldKeepAlive = false);
+          const sweep = setInterval(() => server!.closeIdleConnections(), 50);
           server.closeIdleConnections();
           const timer = setTimeout(() => {
             logger.warn({ open: sockets.size }, 'shutdown timeout: closing remaining connections');
@@ -155,6 +159,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
           }, config.shutdownTimeoutMs);
           await closed;
           clearTimeout(timer);
+          clearInterval(sweep);
         }
         for (const p of [...plugins].reverse()) {
           try {

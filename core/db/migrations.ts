@@ -1,6 +1,7 @@
 // Per-plugin migrations. The kernel's run first (tracked in knex_migrations__core), then each
 // enabled plugin's in dependency order, each in its own table `knex_migrations__<id>`.
-// knex runs every migration in its own transaction, so a failing one leaves the schema as it was.
+// knex runs one plugin's pending migrations in a single transaction: a failing migration takes
+// the whole batch back, leaving that plugin's schema exactly as it was before the run.
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';

@@ -43,7 +43,7 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
     const started = process.hrtime.bigint();
     const log = logger.child({ reqId: requestId });
     res.setHeader('X-Request-Id', requestId);
-    res.locals.nonce = randomBytes(16).toString('base64');
+    res.locals.nonce = randomBytes(16).toString('base64url'); // no '=' or '/' to escape in HTML
     req.ctx = { requestId, log, nonce: res.locals.nonce } as RequestContext;
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -96,8 +96,12 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
     ctx.session = token ? await deps.sessions.load(token, wsMatch?.[1]) : null;
     if (token && !ctx.session) clearSessionCookie(res, secure);
     ctx.user = ctx.session?.user ?? null;
-    ctx.workspace = ctx.session?.workspace ?? null;
-    ctx.workspaceRole = ctx.session?.membershipRole ?? null;
+    // A workspace the user may not open is never put in the context: not even its name may
+    // reach the 404 page's layout.
+    const firmWide = ctx.user?.firmRole === 'owner' || ctx.user?.firmRole === 'admin';
+    const allowed = Boolean(ctx.user && ctx.session?.workspace && (ctx.session.membershipRole || firmWide));
+    ctx.workspace = allowed ? ctx.session!.workspace : null;
+    ctx.workspaceRole = allowed ? (ctx.session!.membershipRole ?? null) : null;
     ctx.area = areaOf(req.path);
     ctx.ability = deps.permissions.abilityFor(ctx.user?.firmRole ?? null, ctx.area === 'workspace' ? ctx.workspaceRole : null);
     if (ctx.user) res.setHeader('Cache-Control', 'no-store');
@@ -153,10 +157,8 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
   app.use(authRoutes(deps));
 
   app.use('/w/:workspace', requireUser, (req, _res, next) => {
-    const { user, workspace, workspaceRole } = req.ctx;
-    const firmWide = user?.firmRole === 'owner' || user?.firmRole === 'admin';
     // Unknown, archived, or not a member: the same 404, so nothing is learned.
-    if (!workspace || !(workspaceRole || firmWide)) return next(new AtriumError('ATR_NOT_FOUND', undefined, { status: 404 }));
+    if (!req.ctx.workspace) return next(new AtriumError('ATR_NOT_FOUND', undefined, { status: 404 }));
     next();
   });
   app.use(['/staff', '/admin'], requireUser, (req, _res, next) => {
