@@ -69,6 +69,8 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   container.provide(Tokens.Views, { useValue: views });
 
   const contexts = new Map<string, BootstrapContext>();
+  // Plugins whose bootstrap ran: if a later step fails, they are destroyed in reverse order.
+  const bootstrapped: LoadedPlugin[] = [];
   try {
     // 4. register: each plugin declares its services and subscriptions in its own child
     //    container. No database work here, so the order of registration cannot matter.
@@ -109,7 +111,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     }
     const deps: HttpDeps = {
       config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, views, navigation, plugins, migrationSets,
-      assetVersion: KERNEL_VERSION,
+      assetVersion: `${KERNEL_VERSION}-${views.assetFingerprint([fileURLToPath(new URL('./assets', import.meta.url))])}`,
     };
     const mounts: PluginMount[] = [];
     for (const p of plugins) {
@@ -121,7 +123,10 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
 
     // 8. bootstrap: everything is registered, migrated and mounted; plugins may now start
     //    workers and seed data, in dependency order.
-    for (const p of plugins) await runHook(p, 'bootstrap', () => p.def.bootstrap?.(contexts.get(p.id)!));
+    for (const p of plugins) {
+      await runHook(p, 'bootstrap', () => p.def.bootstrap?.(contexts.get(p.id)!));
+      bootstrapped.push(p);
+    }
 
     // 9. Listen last, so no request arrives at a half-built app.
     let server: Server | undefined;
@@ -174,6 +179,9 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
 
     return { ...deps, container, app, server, url, stop };
   } catch (err) {
+    for (const p of bootstrapped.reverse()) {
+      await Promise.resolve(p.def.destroy?.(contexts.get(p.id)!)).catch((e) => logger.error({ err: e, plugin: p.id }, 'plugin destroy failed'));
+    }
     await db.destroy().catch(() => {});
     throw err;
   }

@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 import { afterCommit, type Db, type Trx } from './db/index.ts';
 import { AtriumError } from './errors.ts';
 
-/** Payloads by event name. Plugins add theirs by declaration merging:
- *  `declare module 'atrium/core/events.ts' { interface AtriumEvents { 'files.file.uploaded': {...} } }` */
+/** Payloads by event name. A plugin adds its own by declaration merging, e.g. in
+ *  plugins/files/events.ts: `declare module '../../core/events.ts' { interface AtriumEvents { 'files.file.uploaded': {...} } }` */
 export interface AtriumEvents {
   'core.user.created': { userId: string };
   'core.user.login': { userId: string };

@@ -108,6 +108,12 @@ test('boot: an invalid raw definition names the unknown key', async () => {
   assert.match(err.message, 'routs: unknown key');
 });
 
+test('boot: a definition refused by definePlugin keeps its code through the loader', async () => {
+  const err = await bootError([fixturePlugin('invalid-defined')]);
+  assert.is(err.code, 'ATR_PLUGIN_INVALID');
+  assert.match(err.message, 'kernal: unknown key');
+});
+
 test('boot: the same plugin enabled twice is ATR_PLUGIN_DUPLICATE_ID', async () => {
   const err = await bootError([FIXTURE, `${FIXTURE}/`]);
   assert.is(err.code, 'ATR_PLUGIN_DUPLICATE_ID');

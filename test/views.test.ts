@@ -160,6 +160,21 @@ test('theme:check passes the shipped themes and names what is wrong with a broke
   rmSync(dir, { recursive: true, force: true });
 });
 
+test('a theme missing a required layout stops boot, not the first request', async () => {
+  const err = await startApp({ theme: './test/fixtures/themes/no-auth-layout' }).then(
+    () => null,
+    (e) => e,
+  );
+  assert.is(err?.code, 'ATR_THEME_INVALID');
+  assert.match(err?.message ?? '', 'layouts/auth.hbs');
+  const codes = checkTheme(join(process.cwd(), 'test/fixtures/themes/no-auth-layout')).map((f) => f.code);
+  assert.ok(codes.includes('ATR_THEME_TEMPLATE_MISSING'));
+});
+
+test('the fixture theme, which extends an installed theme from outside themes/, passes theme:check', () => {
+  assert.equal(checkTheme(join(process.cwd(), 'test/fixtures/themes/fixture-theme')).filter((f) => f.level === 'error'), []);
+});
+
 test('an unknown theme stops boot with ATR_THEME_NOT_FOUND', async () => {
   const err = await startApp({ theme: 'no-such-theme' }).then(
     () => null,

@@ -17,7 +17,10 @@ export const configSchema = z.strictObject({
     poolMax: z.number().int().min(1).max(200),
     busyTimeoutMs: z.number().int().min(0),
     /** PostgreSQL schema to use (tests give each app its own). Empty: the server's default. */
-    schema: z.string().regex(/^[a-z_][a-z0-9_]*$/).optional(),
+    schema: z
+      .union([z.literal(''), z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lowercase PostgreSQL identifier')])
+      .optional()
+      .transform((v) => v || undefined),
   }),
   plugins: z.strictObject({
     /** Plugin ids (built-ins from plugins/<id>/), npm package names, or ./relative folders. */

@@ -47,6 +47,7 @@ async function importPlugin(loc: Located): Promise<unknown> {
     const mod = (await import(loc.specifier)) as { default?: unknown };
     return mod.default;
   } catch (err) {
+    if (err instanceof AtriumError) throw err; // e.g. ATR_PLUGIN_INVALID from definePlugin
     const e = err as NodeJS.ErrnoException;
     if (loc.source === 'package' && (e.code === 'ERR_MODULE_NOT_FOUND' || e.code === 'MODULE_NOT_FOUND') && e.message.includes(loc.ref)) {
       throw new AtriumError('ATR_PLUGIN_NOT_FOUND', `"${loc.ref}" is neither a folder in plugins/ nor an installed npm package`, {

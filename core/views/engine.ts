@@ -5,6 +5,7 @@
 // by putting a file at the same path. Layouts and assets come from the theme chain.
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
+import { createHash } from 'node:crypto';
 import Handlebars from 'handlebars';
 import semver from 'semver';
 import { z } from 'zod';
@@ -49,7 +50,8 @@ export function readTheme(dir: string): Theme {
 /** The theme and the themes it extends, active first. */
 export function themeChain(themesRoot: string, nameOrPath: string): Theme[] {
   const chain: Theme[] = [];
-  let dir = nameOrPath.includes('/') ? resolve(nameOrPath) : join(themesRoot, nameOrPath);
+  // A bare name is a folder under themes/; a path is taken relative to the project root.
+  let dir = nameOrPath.includes('/') ? resolve(dirname(themesRoot), nameOrPath) : join(themesRoot, nameOrPath);
   for (;;) {
     if (!existsSync(dir)) throw new AtriumError('ATR_THEME_NOT_FOUND', `${dir} does not exist`);
     const theme = readTheme(dir);
@@ -64,6 +66,17 @@ export function themeChain(themesRoot: string, nameOrPath: string): Theme[] {
     dir = existsSync(join(sibling, 'theme.json')) ? sibling : join(themesRoot, theme.manifest.extends);
   }
   return chain;
+}
+
+function walkAll(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const out: string[] = [];
+  for (const entry of readdirSync(dir).sort()) {
+    const full = join(dir, entry);
+    if (statSync(full).isDirectory()) out.push(...walkAll(full));
+    else out.push(full);
+  }
+  return out;
 }
 
 function walk(dir: string): string[] {
@@ -91,7 +104,27 @@ export class ViewEngine {
 
   constructor(private readonly opts: { themesRoot: string; theme: string; cache: boolean }) {
     this.chain = themeChain(opts.themesRoot, opts.theme);
+    // What every page needs must exist somewhere in the chain, or start-up stops here rather
+    // than on the first request that needs it.
+    for (const layout of ['main', 'auth']) {
+      if (!this.chain.some((t) => existsSync(join(t.dir, 'layouts', `${layout}.hbs`)))) {
+        throw new AtriumError('ATR_THEME_INVALID', `${this.chain[0]!.name}: no layouts/${layout}.hbs in the theme or what it extends`);
+      }
+    }
+    if (!this.resolveAsset('theme.css')) throw new AtriumError('ATR_THEME_INVALID', `${this.chain[0]!.name}: no assets/theme.css in the theme or what it extends`);
     registerHelpers(this.hb);
+  }
+
+  /** A short fingerprint of the theme chain's assets, for cache-busting asset URLs. */
+  assetFingerprint(extraDirs: string[] = []): string {
+    const h = createHash('sha256');
+    for (const dir of [...this.chain.map((t) => join(t.dir, 'assets')), ...extraDirs]) {
+      for (const f of walkAll(dir)) {
+        const st = statSync(f);
+        h.update(`${f}:${st.size}:${st.mtimeMs}\n`);
+      }
+    }
+    return h.digest('hex').slice(0, 10);
   }
 
   get theme(): Theme {

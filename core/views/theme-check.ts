@@ -3,6 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, relative } from 'node:path';
 import Handlebars from 'handlebars';
 import { REQUIRED_THEME_FILES, themeManifestSchema } from './engine.ts';
+import { PROJECT_ROOT } from '../config/load.ts';
 
 export interface ThemeFinding {
   level: 'error' | 'warning';
@@ -21,7 +22,7 @@ function files(dir: string): string[] {
   return out;
 }
 
-export function checkTheme(dir: string): ThemeFinding[] {
+export function checkTheme(dir: string, themesRoot = join(PROJECT_ROOT, 'themes')): ThemeFinding[] {
   const findings: ThemeFinding[] = [];
   const add = (level: ThemeFinding['level'], code: string, file: string, message: string) => findings.push({ level, code, file, message });
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
@@ -49,8 +50,8 @@ export function checkTheme(dir: string): ThemeFinding[] {
       } else {
         extendsName = parsed.data.extends;
         if (parsed.data.name !== basename(dir)) add('error', 'ATR_THEME_NAME_MISMATCH', 'theme.json', `name "${parsed.data.name}" differs from the folder "${basename(dir)}"`);
-        if (extendsName && !existsSync(join(dirname(dir), extendsName, 'theme.json'))) {
-          add('error', 'ATR_THEME_EXTENDS_MISSING', 'theme.json', `extends "${extendsName}", which is not a theme beside this one`);
+        if (extendsName && !existsSync(join(dirname(dir), extendsName, 'theme.json')) && !existsSync(join(themesRoot, extendsName, 'theme.json'))) {
+          add('error', 'ATR_THEME_EXTENDS_MISSING', 'theme.json', `extends "${extendsName}", which is neither beside this theme nor installed in themes/`);
         }
       }
     }
@@ -72,6 +73,7 @@ export function checkTheme(dir: string): ThemeFinding[] {
       for (const m of src.matchAll(/\{\{\{\s*([^}]*?)\s*\}\}\}/g)) {
         if (!(rel.startsWith('layouts/') && m[1] === 'body')) add('error', 'ATR_THEME_UNSAFE_OUTPUT', rel, `{{{${m[1]}}}} prints unescaped HTML; only layouts may use {{{body}}}`);
       }
+      if (/<style[\s>]/i.test(src)) add('error', 'ATR_THEME_INLINE_STYLE', rel, 'inline <style> blocks are blocked by the CSP; put rules in a .css asset');
       if (/<script(?![^>]*\bsrc=)[^>]*>/i.test(src)) add('error', 'ATR_THEME_INLINE_SCRIPT', rel, 'inline <script> is blocked by the CSP; serve behaviour from a .js asset');
       if (/\son[a-z]+\s*=|\shx-on[:-]/i.test(src)) add('error', 'ATR_THEME_INLINE_HANDLER', rel, 'inline event handlers (on*=, hx-on) are blocked by the CSP');
       if (/\sstyle\s*=/i.test(src)) add('error', 'ATR_THEME_INLINE_STYLE', rel, 'inline style attributes are blocked by the CSP; use a class');

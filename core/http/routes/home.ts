@@ -69,11 +69,12 @@ export function homeRoutes(deps: HttpDeps): Router {
 /** Render the widgets of an area the request's ability allows, each in its own card. */
 async function renderWidgets(deps: HttpDeps, req: Request, area: 'workspace' | 'staff') {
   const out: Array<{ id: string; title: string; html: Handlebars.SafeString }> = [];
+  const csrfToken = await req.ctx.csrfToken();
   for (const w of deps.navigation.widgetsFor(area, req.ctx.ability)) {
     let html: string;
     try {
       const model = w.load ? await w.load({ ctx: req.ctx, db: deps.db, settings: w.settings }) : {};
-      html = deps.views.render(w.view, { ...(model as object), workspace: req.ctx.workspace, user: req.ctx.user }, { ability: req.ctx.ability });
+      html = deps.views.render(w.view, { ...(model as object), workspace: req.ctx.workspace, user: req.ctx.user, csrfToken }, { ability: req.ctx.ability });
     } catch (err) {
       req.ctx.log.error({ err, widget: `${w.owner}/${w.id}` }, 'widget failed');
       html = deps.views.render('core/widget-error', {}, {});
