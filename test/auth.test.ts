@@ -29,6 +29,7 @@ test('setup refuses a weak password and bad email, beside the field, saving noth
   const res = await c.postForm('/setup', { firmName: 'Harbor & Vale LLP', name: 'Olivia', email: 'not-an-email', password: 'Harbor&Vale1' });
   assert.is(res.status, 400);
   assert.match(res.text, 'id="email-error"');
+  assert.match(res.text, 'id="password-error"', 'the weak password is reported together with the bad email');
   const res2 = await c.postForm('/setup', { firmName: 'Harbor Vale', name: 'Olivia', email: 'o@harbor.example', password: 'short' });
   assert.match(res2.text, 'id="password-error"');
   assert.match(res2.text, 'value="Harbor Vale"', 'entered values are kept');

@@ -175,6 +175,43 @@ test('the fixture theme, which extends an installed theme from outside themes/, 
   assert.equal(checkTheme(join(process.cwd(), 'test/fixtures/themes/fixture-theme')).filter((f) => f.level === 'error'), []);
 });
 
+test('the shipped ledger theme overrides the layout and the team plugin widget', async () => {
+  assert.equal(checkTheme(join(process.cwd(), 'themes/ledger')).filter((f) => f.level === 'error'), []);
+  const ledger = await startApp({ plugins: ['team'], theme: 'ledger' });
+  try {
+    await setupOwner(ledger);
+    await seedDemo(ledger.kernel, { actorId: null }, PW);
+    const c = ledger.client();
+    await c.login('ada@northwind.example', PW);
+    const page = await c.get('/w/northwind/');
+    assert.match(page.text, 'ledger-sidebar', 'ledger layout');
+    assert.match(page.text, 'class="ledger-person-name">Sam Okafor', 'ledger team widget');
+    assert.match(page.text, '/assets/theme/ledger.css');
+    const css = await fetch(`${ledger.url}/assets/theme/ledger.css`);
+    assert.is(css.status, 200);
+    assert.is((await fetch(`${ledger.url}/assets/theme/theme.css`)).status, 200, 'inherited from default');
+    const login = await ledger.client().get('/login');
+    assert.match(login.text, 'name="password"', 'auth layout inherited from default');
+  } finally {
+    await ledger.close();
+  }
+});
+
+test('the section nav marks the current plugin page', async () => {
+  const c = app.client();
+  await c.login('ada@northwind.example', PW);
+  const page = await c.get('/w/northwind/fixture/');
+  assert.match(page.text, /href="\/w\/northwind\/fixture" aria-current="page"/);
+  assert.not.match(page.text, /href="\/w\/northwind\/" aria-current="page"/);
+});
+
+test('asset paths cannot escape the theme folder', async () => {
+  for (const path of ['/assets/theme/..%2f..%2fpackage.json', '/assets/theme/../../package.json', '/assets/theme/%2e%2e/theme.json']) {
+    const res = await fetch(`${app.url}${path}`);
+    assert.is(res.status, 404, path);
+  }
+});
+
 test('an unknown theme stops boot with ATR_THEME_NOT_FOUND', async () => {
   const err = await startApp({ theme: 'no-such-theme' }).then(
     () => null,

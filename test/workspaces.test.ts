@@ -167,6 +167,23 @@ test('a user in several workspaces gets a switcher listing only theirs', async (
   assert.not.match((await client.get('/w/northwind/')).text, 'switch workspace');
 });
 
+test('the switcher stops at 50 and links staff to the full overview', async () => {
+  const { createWorkspace } = await import('../core/identity/users.ts');
+  const { transaction } = await import('../core/db/index.ts');
+  await transaction(app.kernel.db, async (trx) => {
+    for (let i = 0; i < 50; i++) await createWorkspace(app.kernel, trx, { name: `Bulk Client ${String(i).padStart(2, '0')}` }, { actorId: null });
+  });
+  const owner = app.client();
+  await owner.login('owner@harbor.example', 'correct-horse-battery-staple');
+  const page = await owner.get('/staff/');
+  assert.match(page.text, 'All workspaces…');
+  assert.is((page.text.match(/<li><a href="\/w\//g) ?? []).length, 50);
+  assert.match(page.text, 'Page 1 of 3', 'the overview paginates 53 workspaces by 25');
+  const p3 = await owner.get('/staff/?page=3');
+  assert.match(p3.text, 'Page 3 of 3');
+  assert.is((await owner.get('/staff/?page=abc')).status, 200);
+});
+
 test('the team page lists the account team and colleagues with allow-listed fields', async () => {
   const c = app.client();
   await c.login('ben@northwind.example', PW);

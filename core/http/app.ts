@@ -21,6 +21,7 @@ import { adminRoutes } from './routes/admin.ts';
 import { workspacesFor } from '../identity/users.ts';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+const SWITCHER_LIMIT = 50;
 
 export interface PluginMount {
   id: string;
@@ -253,18 +254,23 @@ export async function render(deps: HttpDeps, req: Request, res: Response, view: 
     ctx.session.data = rest;
     await deps.sessions.setData(ctx.session.idHash, rest);
   }
-  const workspaces = ctx.user ? await workspacesFor(deps.db, ctx.user, { limit: 50 }) : [];
+  // The switcher shows up to 50; staff with more get a link to the full, paginated overview.
+  const workspaces = ctx.user ? await workspacesFor(deps.db, ctx.user, { limit: SWITCHER_LIMIT + 1 }) : [];
+  const moreWorkspaces = workspaces.length > SWITCHER_LIMIT;
+  if (moreWorkspaces) workspaces.length = SWITCHER_LIMIT;
   const layoutModel = {
     ...shared,
     body: new Handlebars.SafeString(body) as unknown as string,
     title: opts.title,
     nonce: ctx.nonce,
     area: ctx.area,
-    nav: deps.navigation.links(ctx.area, ctx.ability, req.path, ctx.workspace?.slug),
+    // Inside a plugin's router req.path is relative to its mount point; the nav needs the full path.
+    nav: deps.navigation.links(ctx.area, ctx.ability, req.baseUrl + req.path, ctx.workspace?.slug),
     canStaff: ctx.ability.can('read', 'StaffArea'),
     canAdmin: ctx.ability.can('read', 'AdminArea'),
     workspaces: workspaces.map((w) => ({ slug: w.slug, name: w.name, current: w.slug === ctx.workspace?.slug })),
     hasSwitcher: workspaces.length > 1,
+    moreWorkspaces: moreWorkspaces && ctx.ability.can('read', 'StaffArea'),
     flash,
     assetVersion: deps.assetVersion,
     brandVersion: brand.version,

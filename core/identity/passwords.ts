@@ -48,7 +48,9 @@ export function passwordProblem(password: string, context: string[] = []): strin
   if (Buffer.byteLength(password) > MAX_PASSWORD_BYTES) return `Use at most ${MAX_PASSWORD_BYTES} bytes`;
   if ([...password].length < MIN_PASSWORD_LENGTH) return `Use at least ${MIN_PASSWORD_LENGTH} characters`;
   const lower = password.toLowerCase();
-  for (const word of context.map((w) => w.trim().toLowerCase()).filter((w) => w.length >= 4)) {
+  // Context words: each word of the name, email and firm name ("Harbor & Vale" -> harbor, vale).
+  const words = context.flatMap((c) => c.toLowerCase().split(/[^\p{L}\p{N}]+/u)).filter((w) => w.length >= 4);
+  for (const word of words) {
     if (lower.includes(word)) return 'Do not build the password from your name, email or the firm name';
   }
   return null;

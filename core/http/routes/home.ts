@@ -70,11 +70,12 @@ export function homeRoutes(deps: HttpDeps): Router {
 async function renderWidgets(deps: HttpDeps, req: Request, area: 'workspace' | 'staff') {
   const out: Array<{ id: string; title: string; html: Handlebars.SafeString }> = [];
   const csrfToken = await req.ctx.csrfToken();
+  const brand = await deps.branding.get();
   for (const w of deps.navigation.widgetsFor(area, req.ctx.ability)) {
     let html: string;
     try {
       const model = w.load ? await w.load({ ctx: req.ctx, db: deps.db, settings: w.settings }) : {};
-      html = deps.views.render(w.view, { ...(model as object), workspace: req.ctx.workspace, user: req.ctx.user, csrfToken }, { ability: req.ctx.ability });
+      html = deps.views.render(w.view, { ...(model as object), workspace: req.ctx.workspace, user: req.ctx.user, csrfToken, brand }, { ability: req.ctx.ability });
     } catch (err) {
       req.ctx.log.error({ err, widget: `${w.owner}/${w.id}` }, 'widget failed');
       html = deps.views.render('core/widget-error', {}, {});

@@ -35,10 +35,10 @@ export function setupRoutes(deps: HttpDeps): Router {
     const body = formBody(req.body);
     const parsed = setupForm.safeParse(body);
     const errors = parsed.success ? {} : fieldErrors(parsed.error);
-    if (parsed.success) {
-      const problem = passwordProblem(parsed.data.password, [parsed.data.firmName, parsed.data.name, parsed.data.email.split('@')[0]!]);
-      if (problem) errors.password = problem;
-    }
+    // The password is judged even when other fields are wrong, so every problem shows at once.
+    const str = (k: string) => (typeof body[k] === 'string' ? (body[k] as string) : '');
+    const problem = passwordProblem(str('password'), [str('firmName'), str('name'), str('email').split('@')[0]!]);
+    if (problem) errors.password ??= problem;
     if (!parsed.success || Object.keys(errors).length) {
       const { password: _pw, ...values } = body;
       return req.ctx.render('core/setup', { errors, values }, { title: 'Set up Atrium', status: 400, layout: 'auth' });
