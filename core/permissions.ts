@@ -16,6 +16,11 @@ export const KERNEL_PERMISSIONS: { subjects: Record<string, string[]>; grants: P
     AdminArea: ['read'],
     Branding: ['read', 'update'],
     Member: ['read', 'create', 'update', 'delete'],
+    Invitation: ['read', 'create', 'revoke'],
+    AuditLog: ['read', 'export'],
+    Person: ['read', 'update', 'disable'],
+    Role: ['read', 'create', 'update'],
+    Mail: ['read'],
   },
   grants: {
     owner: [{ action: 'manage', subject: 'all' }],
@@ -23,7 +28,10 @@ export const KERNEL_PERMISSIONS: { subjects: Record<string, string[]>; grants: P
     staff: [
       { action: 'read', subject: ['StaffArea', 'Workspace', 'Member'] },
     ],
-    client_admin: [{ action: 'read', subject: ['Workspace', 'Member'] }],
+    client_admin: [
+      { action: 'read', subject: ['Workspace', 'Member', 'Invitation', 'AuditLog'] },
+      { action: ['create', 'revoke'], subject: 'Invitation' },
+    ],
     client_member: [{ action: 'read', subject: 'Workspace' }],
     client_viewer: [{ action: 'read', subject: 'Workspace' }],
   },
