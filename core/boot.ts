@@ -17,11 +17,13 @@ import { CORE_MIGRATIONS, hasPending, migrateAll, type MigrationSet } from './db
 import { loadPlugins, type LoadedPlugin } from './plugins/loader.ts';
 import { NavigationRegistry } from './navigation.ts';
 import { ViewEngine } from './views/engine.ts';
+import { useMailTheme } from './mail/templates.ts';
 import { createApp, type PluginMount } from './http/app.ts';
 import { AtriumError } from './errors.ts';
 import type { HttpDeps } from './http/deps.ts';
 import type { BootstrapContext } from './plugins/define.ts';
 import { KERNEL_VERSION } from './version.ts';
+import { startHousekeeping } from './identity/housekeeping.ts';
 
 export interface BootOptions {
   config?: AtriumConfig;
@@ -56,9 +58,10 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   // 3. The container and the kernel services. Opening the pool does not connect yet.
   const container = Container.createRoot();
   const services = createServices(config, logger, clock);
-  const { db, events, audit, mail, permissions, passwords, sessions, branding } = services;
+  const { db, events, audit, mail, permissions, passwords, sessions, branding, throttle, mfa, mailWorker } = services;
   for (const p of plugins) for (const name of p.def.events) events.declare(name, p.id);
   const views = new ViewEngine({ themesRoot: opts.themesRoot ?? join(PROJECT_ROOT, 'themes'), theme: config.theme, cache: config.views.cache });
+  useMailTheme(views.chain.map((t) => t.dir));
   container.provide(Tokens.Config, { useValue: config });
   container.provide(Tokens.Logger, { useValue: logger });
   container.provide(Tokens.Clock, { useValue: clock });
@@ -67,10 +70,13 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   container.provide(Tokens.Audit, { useValue: audit });
   container.provide(Tokens.Mail, { useValue: mail });
   container.provide(Tokens.Views, { useValue: views });
+  container.provide(Tokens.Notifications, { useValue: services.notifications });
+  container.provide(Tokens.Storage, { useValue: services.storage });
 
   const contexts = new Map<string, BootstrapContext>();
   // Plugins whose bootstrap ran: if a later step fails, they are destroyed in reverse order.
   const bootstrapped: LoadedPlugin[] = [];
+  let housekeeping: { stop(): void } | undefined;
   try {
     // 4. register: each plugin declares its services and subscriptions in its own child
     //    container. No database work here, so the order of registration cannot matter.
@@ -103,6 +109,14 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       { area: 'staff', label: 'Overview', path: '/', order: 0 },
       { area: 'admin', label: 'Administration', path: '/', order: 0 },
       { area: 'admin', label: 'Branding', path: '/branding', order: 1, can: ['update', 'Branding'] },
+      { area: 'admin', label: 'Workspaces', path: '/workspaces', order: 2, can: ['read', 'Workspace'] },
+      { area: 'admin', label: 'Roles', path: '/roles', order: 3, can: ['read', 'Role'] },
+      { area: 'admin', label: 'People', path: '/people', order: 2, can: ['read', 'Person'] },
+      { area: 'admin', label: 'Security', path: '/security', order: 3, can: ['update', 'Person'] },
+      { area: 'admin', label: 'Mail', path: '/mail', order: 4, can: ['read', 'Mail'] },
+      { area: 'admin', label: 'Audit log', path: '/audit', order: 5, can: ['read', 'AuditLog'] },
+      { area: 'workspace', label: 'Invitations', path: '/invitations', order: 90, can: ['read', 'Invitation'] },
+      { area: 'workspace', label: 'Activity', path: '/audit', order: 90, can: ['read', 'AuditLog'] },
     ]);
     for (const p of plugins) {
       if (p.viewsDir) views.registerNamespace(p.id, p.viewsDir);
@@ -110,7 +124,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       navigation.addWidgets(p.id, p.def.widgets, p.settings);
     }
     const deps: HttpDeps = {
-      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, views, navigation, plugins, migrationSets,
+      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, views, navigation, plugins, migrationSets,
       assetVersion: `${KERNEL_VERSION}-${views.assetFingerprint([fileURLToPath(new URL('./assets', import.meta.url))])}`,
     };
     const mounts: PluginMount[] = [];
@@ -127,6 +141,12 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       await runHook(p, 'bootstrap', () => p.def.bootstrap?.(contexts.get(p.id)!));
       bootstrapped.push(p);
     }
+    // 8b. The kernel's own workers, once plugins are up (their bootstrap may queue mail): the
+    //     outbox relay, and a sweep of expired sessions, tokens and throttle rows.
+    mailWorker.start();
+    services.notifications.start(db);
+    services.storage.start(db);
+    housekeeping = startHousekeeping(services);
 
     // 9. Listen last, so no request arrives at a half-built app.
     let server: Server | undefined;
@@ -173,6 +193,11 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
             logger.error({ err, plugin: p.id }, 'plugin destroy failed');
           }
         }
+        // Workers stop before the database closes; a message being sent is finished first.
+        housekeeping?.stop();
+        await services.notifications.stop();
+        await services.storage.stop();
+        await mailWorker.stop();
         await db.destroy();
         logger.info('atrium stopped');
       })());
@@ -182,6 +207,9 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     for (const p of bootstrapped.reverse()) {
       await Promise.resolve(p.def.destroy?.(contexts.get(p.id)!)).catch((e) => logger.error({ err: e, plugin: p.id }, 'plugin destroy failed'));
     }
+    housekeeping?.stop();
+    await services.storage.stop().catch(() => {});
+    await mailWorker.stop().catch(() => {});
     await db.destroy().catch(() => {});
     throw err;
   }

@@ -12,6 +12,8 @@ import type { ViewEngine } from './views/engine.ts';
 import type { MailService } from './mail.ts';
 import type { AuditService } from './audit.ts';
 import type { EventBus } from './events.ts';
+import type { NotificationService } from './notifications.ts';
+import type { StorageService } from './storage/index.ts';
 import { AtriumError } from './errors.ts';
 
 /** Typed token: a symbol whose description names its owner (`core:db`, `files:storage`). */
@@ -29,6 +31,8 @@ export const Tokens = {
   Audit: token<AuditService>('core:audit'),
   Events: token<EventBus>('core:events'),
   Clock: token<Clock>('core:clock'),
+  Notifications: token<NotificationService>('core:notifications'),
+  Storage: token<StorageService>('core:storage'),
 } as const;
 
 type Provider<T> = { useValue: T } | { useFactory: (c: Container) => T };

@@ -31,6 +31,20 @@ export const ErrorCodes = {
   ATR_FORBIDDEN: 'Forbidden',
   ATR_CSRF: 'The form has expired or did not come from this site',
   ATR_VALIDATION: 'Some fields need attention',
+  ATR_THROTTLED: 'Too many attempts; try again later',
+  ATR_THROTTLE_UNAVAILABLE: 'The sign-in throttle could not be checked, so the request was refused',
+  ATR_REAUTH_REQUIRED: 'Confirm your password (or a code from your authenticator) first',
+  ATR_MFA_PENDING: 'Finish two-step sign-in first',
+  ATR_MFA_KEY: 'The MFA encryption key is missing, unreadable or invalid',
+  ATR_MFA_SECRET: 'A stored MFA secret could not be decrypted',
+  ATR_TOKEN_INVALID: 'This link has expired or has already been used',
+  ATR_MAIL_ADDRESS: 'A mail address or header is not acceptable',
+  ATR_MAIL_SEND: 'A message could not be delivered',
+  ATR_STORAGE_KEY: 'A storage master key is missing, unknown or invalid',
+  ATR_STORAGE_INTEGRITY: 'A stored file failed its integrity check and was not served',
+  ATR_STORAGE_CONFIG: 'The storage configuration is invalid',
+  ATR_TOO_LARGE: 'The upload is larger than the limit allows',
+  ATR_UNSUPPORTED_TYPE: 'This kind of file is not accepted',
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -13,9 +13,35 @@ export interface AtriumEvents {
   'core.workspace.created': { workspaceId: string };
   'core.membership.created': { workspaceId: string; userId: string; role: string };
   'core.settings.updated': { keys: string[] };
+  'core.invitation.created': { invitationId: string; workspaceId: string; role: string };
+  'core.invitation.accepted': { invitationId: string; workspaceId: string; userId: string; role: string };
+  'core.invitation.revoked': { invitationId: string; workspaceId: string };
+  'core.membership.removed': { workspaceId: string; userId: string; role: string };
+  'core.user.passwordChanged': { userId: string; via: 'account' | 'reset' };
+  'core.user.emailChanged': { userId: string };
+  'core.user.disabled': { userId: string };
+  'core.user.enabled': { userId: string };
+  'core.mfa.enabled': { userId: string };
+  'core.mfa.disabled': { userId: string; by: 'self' | 'admin' };
 }
 
-export const KERNEL_EVENTS = ['core.user.created', 'core.user.login', 'core.workspace.created', 'core.membership.created', 'core.settings.updated'] as const;
+export const KERNEL_EVENTS = [
+  'core.user.created',
+  'core.user.login',
+  'core.workspace.created',
+  'core.membership.created',
+  'core.settings.updated',
+  'core.invitation.created',
+  'core.invitation.accepted',
+  'core.invitation.revoked',
+  'core.membership.removed',
+  'core.user.passwordChanged',
+  'core.user.emailChanged',
+  'core.user.disabled',
+  'core.user.enabled',
+  'core.mfa.enabled',
+  'core.mfa.disabled',
+] as const;
 
 type Payload<K extends string> = K extends keyof AtriumEvents ? AtriumEvents[K] : unknown;
 type Handler<K extends string> = (payload: Payload<K>, meta: { name: K; at: number }) => unknown;

@@ -6,6 +6,7 @@ export type {
   PluginContext,
   RoutesContext,
   BootstrapContext,
+  PluginCommand,
   PluginRouters,
   Widget,
   WidgetContext,
@@ -19,9 +20,13 @@ export { Tokens, token, type Token, Container } from './container.ts';
 export { transaction, afterCommit, toBool, parseJson, isPostgresClient, type Db, type Trx } from './db/index.ts';
 export { AtriumError, notFound, forbidden } from './errors.ts';
 export { newId, newToken, sha256Hex } from './ids.ts';
-export { membersOf, type Member } from './identity/users.ts';
+export { membersOf, workspacesQuery as workspacesQueryFor, type Member } from './identity/users.ts';
+export { WorkspaceScope, workspaceOwned, workspaceChild } from './tenancy.ts';
+export { accessibleBy, canOnRow, permittedFields, type AppAbility } from './permissions.ts';
 export { fieldErrors, formBody, safeNext } from './http/forms.ts';
+export { authorize } from './http/authorize.ts';
 export type { RequestContext } from './http/context.ts';
 export type { AtriumEvents } from './events.ts';
 export type { AuditEntry } from './audit.ts';
+export type { StorageService, StoredBlob, OpenedBlob } from './storage/index.ts';
 export { KERNEL_VERSION } from './version.ts';

@@ -1,9 +1,12 @@
 // Mail goes through the outbox: a message is written to the `outbox` table in the transaction
 // that caused it, so a rolled-back change never mails anyone and a crash after commit never
-// loses a message. Delivery (worker, retries, transports) reads from the same table.
+// loses a message. Delivery (worker, retries, transports) reads from the same table: see
+// core/mail/worker.ts. This is the kernel's one outbox; plugins queue through `Tokens.Mail`.
 import type { Clock } from './clock.ts';
-import type { Trx } from './db/index.ts';
+import { afterCommit, type Trx } from './db/index.ts';
+import { AtriumError } from './errors.ts';
 import { newId } from './ids.ts';
+import { isPlainAddress, isSafeHeaderText } from './mail/address.ts';
 
 export interface OutgoingMail {
   to: string;
@@ -13,9 +16,10 @@ export interface OutgoingMail {
   workspaceId?: string | null;
 }
 
-const HEADER_UNSAFE = /[\r\n]/;
-
 export class MailService {
+  /** Called after a transaction that queued mail commits (the worker uses it to send at once). */
+  onQueued: (() => void) | undefined;
+
   constructor(
     private readonly clock: Clock,
     private readonly domain: string,
@@ -24,7 +28,8 @@ export class MailService {
   /** Queue a message in the caller's transaction. Returns its stable Message-ID. */
   async enqueue(trx: Trx, mail: OutgoingMail): Promise<string> {
     if (!trx.isTransaction) throw new Error('mail.enqueue needs the transaction of the change that causes the mail');
-    if (HEADER_UNSAFE.test(mail.to) || HEADER_UNSAFE.test(mail.subject)) throw new Error('mail header fields may not contain line breaks');
+    if (!isPlainAddress(mail.to)) throw new AtriumError('ATR_MAIL_ADDRESS', 'the recipient must be a plain address (no name, quotes or line breaks)');
+    if (!isSafeHeaderText(mail.subject) || mail.subject.length > 400) throw new AtriumError('ATR_MAIL_ADDRESS', 'the subject may not contain line breaks or control characters');
     const id = newId();
     const messageId = `<${id}@${this.domain}>`;
     const now = this.clock.now();
@@ -40,6 +45,7 @@ export class MailService {
       attempts: 0,
       next_attempt_at: now,
     });
+    afterCommit(trx, () => this.onQueued?.());
     return messageId;
   }
 }

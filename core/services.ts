@@ -11,6 +11,11 @@ import type { PasswordHasher } from './identity/passwords.ts';
 import type { SessionStore } from './identity/sessions.ts';
 import type { BrandingService } from './settings.ts';
 import type { PermissionRegistry } from './permissions.ts';
+import type { Throttle } from './identity/throttle.ts';
+import type { MfaService } from './identity/mfa.ts';
+import type { MailWorker } from './mail/worker.ts';
+import { NotificationService } from './notifications.ts';
+import { StorageService, createBlobStore } from './storage/index.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -24,6 +29,16 @@ export interface Services {
   sessions: SessionStore;
   branding: BrandingService;
   permissions: PermissionRegistry;
+  /** Brute-force counters in the database (sign-in, MFA, reset and invitation requests). */
+  throttle: Throttle;
+  /** TOTP and recovery codes; the at-rest key. */
+  mfa: MfaService;
+  /** The outbox relay; boot starts it after bootstrap and stops it before the database closes. */
+  mailWorker: MailWorker;
+  /** Notices to people by their preference (at once, daily digest, off). */
+  notifications: NotificationService;
+  /** Encrypted blob storage (local disk or S3) and its orphan sweeper. */
+  storage: StorageService;
 }
 
 import { createDb } from './db/index.ts';
@@ -34,6 +49,9 @@ import { PasswordHasher as Hasher } from './identity/passwords.ts';
 import { SessionStore as Store } from './identity/sessions.ts';
 import { BrandingService as Brand } from './settings.ts';
 import { PermissionRegistry as Registry, KERNEL_PERMISSIONS } from './permissions.ts';
+import { Throttle as Limits } from './identity/throttle.ts';
+import { MfaService as Mfa } from './identity/mfa.ts';
+import { MailWorker as Relay } from './mail/worker.ts';
 
 /** Build the kernel services (used by boot and by CLI commands that need no HTTP server). */
 export function createServices(config: AtriumConfig, logger: Logger, clock: Clock): Services {
@@ -42,6 +60,11 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
   for (const name of KERNEL_EVENTS) events.declare(name, 'core');
   const permissions = new Registry();
   permissions.seed('core', KERNEL_PERMISSIONS);
+  const passwords = new Hasher(config.auth);
+  const branding = new Brand(db, clock);
+  const mail = new Mail(clock, new URL(config.baseUrl).hostname);
+  const mailWorker = new Relay(config, db, clock, logger, branding);
+  mail.onQueued = () => mailWorker.kick();
   return {
     config,
     db,
@@ -50,9 +73,14 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     events,
     permissions,
     audit: new Audit(clock),
-    mail: new Mail(clock, new URL(config.baseUrl).hostname),
-    passwords: new Hasher(config.auth),
+    mail,
+    passwords,
     sessions: new Store(db, clock, config.session),
-    branding: new Brand(db, clock),
+    branding,
+    throttle: new Limits(db, clock),
+    mfa: new Mfa(config, db, clock, passwords),
+    mailWorker,
+    notifications: new NotificationService(config, clock, mail, branding, logger),
+    storage: new StorageService(config, createBlobStore(config), clock, logger),
   };
 }

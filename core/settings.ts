@@ -63,10 +63,14 @@ export class BrandingService {
     private readonly clock: Clock,
   ) {}
 
-  async get(): Promise<Branding> {
+  /**
+   * The current branding. Inside a transaction pass it as `via`: on SQLite the pool has one
+   * connection, so a read through the plain handle would wait for the transaction forever.
+   */
+  async get(via?: Db | Trx): Promise<Branding> {
     const now = this.clock.now();
     if (this.cached && now - this.cached.at < BRAND_TTL_MS) return this.cached.value;
-    const stored = await getSetting<Partial<Branding>>(this.db, 'branding.main');
+    const stored = await getSetting<Partial<Branding>>(via ?? this.db, 'branding.main');
     const value = { ...DEFAULT_BRANDING, ...(stored ?? {}) };
     this.cached = { value, at: now };
     return value;

@@ -77,14 +77,15 @@ test('migrate --status shows pending work per plugin; migrate applies it; status
   const env = { ATRIUM_PLUGINS: FIXTURE };
   const before = await atrium(['migrate', '--status'], env);
   assert.is(before.code, 0);
-  assert.match(before.out, /core\s+0\s+1\s+pending/);
-  assert.match(before.out, /fixture\s+0\s+2\s+pending/);
+  // The kernel has several migrations (one per kernel issue); each is pending on a fresh database.
+  assert.match(before.out, /core\s+0\s+[1-9]\d*\s+pending/);
+  assert.match(before.out, /fixture\s+0\s+3\s+pending/);
   const mig = await atrium(['migrate'], env);
   assert.is(mig.code, 0, mig.err);
-  assert.match(mig.out, 'migrated  fixture: 20261127100001_fixture_note_pinned');
+  assert.match(mig.out, 'migrated  fixture: 20261127100002_fixture_areas_comments');
   const after = await atrium(['migrate', '--status'], env);
-  assert.match(after.out, /core\s+1\s+0\s+up to date/);
-  assert.match(after.out, /fixture\s+2\s+0\s+up to date/);
+  assert.match(after.out, /core\s+[1-9]\d*\s+0\s+up to date/);
+  assert.match(after.out, /fixture\s+3\s+0\s+up to date/);
   assert.match((await atrium(['migrate'], env)).out, 'Already up to date.');
 });
 

@@ -27,7 +27,11 @@ import {
 import { passwordProblem } from '../identity/passwords.ts';
 import { seedDemo } from '../demo.ts';
 import { checkTheme } from '../views/theme-check.ts';
+import { auditCommands } from './audit.ts';
+import { keyCommands } from './keys.ts';
+import { doctorCommand } from './doctor.ts';
 import type { z } from 'zod';
+import type { WorkspaceRole } from '../plugins/define.ts';
 
 type Values = Record<string, string | boolean | undefined>;
 
@@ -61,7 +65,7 @@ function check<T>(schema: z.ZodType<T>, value: unknown, flag: string): T {
 }
 
 /** Config, quiet logging to stderr, kernel services, plugins and an up-to-date schema. */
-async function withServices<T>(fn: (s: Services, plugins: LoadedPlugin[], sets: MigrationSet[]) => Promise<T>, opts: { migrate?: boolean } = {}): Promise<T> {
+export async function withServices<T>(fn: (s: Services, plugins: LoadedPlugin[], sets: MigrationSet[]) => Promise<T>, opts: { migrate?: boolean } = {}): Promise<T> {
   const config = loadConfig();
   const logger = createLogger({ ...config, log: { level: 'warn' } }, pino.destination(2));
   const plugins = await loadPlugins(config);
@@ -198,13 +202,16 @@ export const COMMANDS: Command[] = [
     options: {
       workspace: { type: 'string', valueName: 'slug', description: 'Workspace slug (required)' },
       email: { type: 'string', valueName: 'email', description: 'The person’s email (required)' },
-      role: { type: 'string', valueName: 'role', description: 'client_admin | client_member | client_viewer | staff (required)' },
+      role: { type: 'string', valueName: 'role', description: 'client_admin | client_member | client_viewer | staff | a custom role key (required)' },
     },
     async run(values) {
       const slug = check(slugSchema, required(values, 'workspace'), 'workspace');
       const email = check(emailSchema, required(values, 'email'), 'email');
-      const role = check(workspaceRoleSchema, required(values, 'role'), 'role');
+      const roleRaw = required(values, 'role');
       return withServices(async (s) => {
+        // A built-in role, or the key of a custom role an admin made in /admin/roles.
+        const custom = roleRaw.startsWith('custom-') ? await s.db('roles').where({ key: roleRaw }).first('key') : undefined;
+        const role = custom ? (roleRaw as WorkspaceRole) : check(workspaceRoleSchema, roleRaw, 'role');
         const ws = await s.db('workspaces').where({ slug }).first('id', 'name');
         if (!ws) throw usage(`--workspace: no workspace "${slug}"`);
         const user = await findUserByEmail(s.db, email);
@@ -291,4 +298,7 @@ export const COMMANDS: Command[] = [
       return errors ? 1 : 0;
     },
   },
+  ...auditCommands,
+  ...keyCommands(withServices),
+  doctorCommand,
 ];

@@ -26,6 +26,11 @@ export async function main(argv: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     const target = name === 'help' ? COMMANDS.find((c) => c.name === rest[0]) : undefined;
     console.log(target ? commandHelp(target) : GLOBAL_HELP);
+    // Plugin commands are listed after the kernel's; a plugin that cannot load is not fatal here.
+    if (!target) {
+      const extra = await import('./plugin-commands.ts').then((m) => m.pluginCommands()).catch(() => []);
+      if (extra.length) console.log(`\nPlugin commands:\n${extra.map((c) => `  ${c.name.padEnd(18)} ${c.summary}`).join('\n')}`);
+    }
     return 0;
   }
   if (name === '--version' || name === '-v') {
@@ -33,7 +38,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(KERNEL_VERSION);
     return 0;
   }
-  const command = COMMANDS.find((c) => c.name === name);
+  // `<plugin-id>:<verb>` that the kernel does not know: load the enabled plugins' commands.
+  const command = COMMANDS.find((c) => c.name === name) ?? (name.includes(':') ? (await (await import('./plugin-commands.ts')).pluginCommands()).find((c) => c.name === name) : undefined);
   if (!command) {
     console.error(`atrium: unknown command "${name}". Run \`atrium --help\` for the list.`);
     return 2;

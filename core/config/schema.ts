@@ -41,6 +41,58 @@ export const configSchema = z.strictObject({
     argon2MemoryKiB: z.number().int().min(19456),
     argon2Iterations: z.number().int().min(2),
   }),
+  security: z.strictObject({
+    /**
+     * Key that encrypts TOTP secrets at rest (AES-256-GCM): 32 bytes as base64 or 64 hex digits.
+     * Empty: generated once into `<dataDir>/mfa.key` (mode 0600). Keep a copy apart from backups.
+     */
+    mfaKey: z.union([z.literal(''), z.string().regex(/^(?:[A-Za-z0-9+/]{43}=|[A-Za-z0-9_-]{43}|[0-9a-fA-F]{64})$/, 'must be 32 bytes as base64 or 64 hex digits')]),
+  }),
+  storage: z.strictObject({
+    /** Where encrypted blobs live: `local` (a folder) or `s3` (S3-compatible object storage, shared by several processes). */
+    driver: z.enum(['local', 's3']),
+    /** Local folder. Empty: `<dataDir>/blobs`. */
+    dir: z.string(),
+    /**
+     * Master keys (KEKs) that wrap each file's key: "id:key,id:key", each key 32 bytes as base64 or
+     * 64 hex digits; the first wraps new files. Empty: `<dataDir>/storage.keys`, generated (0600).
+     */
+    keys: z.string(),
+    /** Blobs with no row, and unfinished writes, are removed once they are this old. */
+    orphanGraceMinutes: z.number().int().min(0),
+    s3: z.strictObject({
+      endpoint: z.string(),
+      region: z.string(),
+      bucket: z.string(),
+      /** Prefix for object names, e.g. `atrium/`. */
+      prefix: z.string(),
+      accessKeyId: z.string(),
+      secretAccessKey: z.string(),
+      forcePathStyle: z.boolean(),
+    }),
+  }).refine((s) => s.driver !== 's3' || s.s3.bucket.length >= 3, { message: 'is required (at least 3 characters) when storage.driver is s3', path: ['s3', 'bucket'] }),
+  mail: z.strictObject({
+    /** `file`: each message is written to `<dataDir>/mail/<message-id>.eml` (development). `smtp`: sent with nodemailer. */
+    transport: z.enum(['file', 'smtp']),
+    /** The sender address; the display name is the firm name. */
+    from: z.email(),
+    smtp: z.strictObject({
+      host: z.string(),
+      port: z.number().int().min(1).max(65535),
+      /** Implicit TLS (port 465). */
+      secure: z.boolean(),
+      /** Refuse to send unless STARTTLS succeeds. */
+      requireTLS: z.boolean(),
+      /** Never try STARTTLS (only for a relay on the same host or in tests). */
+      ignoreTLS: z.boolean(),
+      user: z.string(),
+      pass: z.string(),
+    }),
+    /** How often the outbox worker looks for due mail, in seconds (it is also woken after each commit that queues mail). */
+    pollSeconds: z.number().int().min(1).max(3600),
+    /** Attempts before a message is marked failed; retries back off exponentially (30 s doubling, at most 6 h). */
+    maxAttempts: z.number().int().min(1).max(50),
+  }).refine((m) => m.transport !== 'smtp' || m.smtp.host !== '', { message: 'is required when mail.transport is smtp', path: ['smtp', 'host'] }),
   /** Proxies whose X-Forwarded-For is believed: IPs or CIDRs. Empty: the socket address is the client. */
   trustProxy: z.array(z.string()),
   views: z.strictObject({

@@ -18,7 +18,17 @@ import { authRoutes } from './routes/auth.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { homeRoutes } from './routes/home.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { adminConsoleRoutes } from './routes/admin-console.ts';
+import { notificationRoutes } from './routes/notifications.ts';
+import { passwordRoutes } from './routes/password.ts';
+import { accountRoutes } from './routes/account.ts';
+import { invitationAcceptRoutes, invitationRoutes } from './routes/invitations.ts';
+import { adminPeopleRoutes } from './routes/admin-people.ts';
+import { adminMailRoutes } from './routes/admin-mail.ts';
+import { extraHeaders, mfaGate, redactPath } from './security.ts';
+import { auditRoutes } from './routes/audit.ts';
 import { workspacesFor } from '../identity/users.ts';
+import { WorkspaceScope } from '../tenancy.ts';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const SWITCHER_LIMIT = 50;
@@ -48,7 +58,7 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
     req.ctx = { requestId, log, nonce: res.locals.nonce } as RequestContext;
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: req.method, path: req.path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      log.info({ method: req.method, path: redactPath(req.path), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   });
@@ -76,8 +86,11 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
       referrerPolicy: { policy: 'same-origin' },
       crossOriginEmbedderPolicy: false,
       xFrameOptions: { action: 'deny' },
+      crossOriginOpenerPolicy: { policy: 'same-origin' },
+      crossOriginResourcePolicy: { policy: 'same-origin' },
     }),
   );
+  app.use(extraHeaders);
 
   // 3. Assets and probes: no session lookup, no database unless the probe needs it.
   app.use(assetRoutes(deps));
@@ -103,7 +116,9 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
     const allowed = Boolean(ctx.user && ctx.session?.workspace && (ctx.session.membershipRole || firmWide));
     ctx.workspace = allowed ? ctx.session!.workspace : null;
     ctx.workspaceRole = allowed ? (ctx.session!.membershipRole ?? null) : null;
+    ctx.scope = ctx.workspace ? new WorkspaceScope(deps.db, ctx.workspace.id) : null;
     ctx.area = areaOf(req.path);
+    if (ctx.user) await deps.permissions.refreshCustomRoles(deps.db, deps.clock.now());
     ctx.ability = deps.permissions.abilityFor(ctx.user?.firmRole ?? null, ctx.area === 'workspace' ? ctx.workspaceRole : null);
     if (ctx.user) res.setHeader('Cache-Control', 'no-store');
     ctx.csrfToken = async () => {
@@ -137,6 +152,9 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
     next();
   });
 
+  // 5b. A session waiting for its second step reaches only /login/mfa; dynamic responses are no-store.
+  app.use(mfaGate());
+
   // 6. CSRF: a session-bound synchronizer token on every unsafe method (form field `_csrf` or
   //    header `X-CSRF-Token` for htmx), plus Fetch-Metadata and Origin checks.
   app.use((req, res, next) => {
@@ -156,6 +174,9 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
   // 7. Routes. Kernel pages first, then each area's guard, then plugin routers under it.
   app.use(setupRoutes(deps));
   app.use(authRoutes(deps));
+  app.use(passwordRoutes(deps));
+  app.use(invitationAcceptRoutes(deps));
+  app.use(accountRoutes(deps));
 
   app.use('/w/:workspace', requireUser, (req, _res, next) => {
     // Unknown, archived, or not a member: the same 404, so nothing is learned.
@@ -169,6 +190,12 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
   });
   app.use(homeRoutes(deps));
   app.use(adminRoutes(deps));
+  app.use(adminConsoleRoutes(deps));
+  app.use(notificationRoutes(deps));
+  app.use(adminPeopleRoutes(deps));
+  app.use(adminMailRoutes(deps));
+  app.use(invitationRoutes(deps));
+  app.use(auditRoutes(deps));
   for (const m of pluginMounts) {
     app.use(`/w/:workspace/${m.id}`, m.workspace);
     app.use(`/staff/${m.id}`, m.staff);

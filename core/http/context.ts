@@ -5,6 +5,7 @@ import type { LoadedSession } from '../identity/sessions.ts';
 import type { AppAbility } from '../permissions.ts';
 import type { WorkspaceRole } from '../plugins/define.ts';
 import type { AuditEntry } from '../audit.ts';
+import type { WorkspaceScope } from '../tenancy.ts';
 
 export type Area = 'public' | 'workspace' | 'staff' | 'admin';
 
@@ -26,6 +27,8 @@ export interface RequestContext {
   user: LoadedSession['user'];
   workspace: LoadedSession['workspace'];
   workspaceRole: WorkspaceRole | null;
+  /** Queries already filtered to the current workspace (null outside /w/:workspace/). */
+  scope: WorkspaceScope | null;
   ability: AppAbility;
   area: Area;
   /** The session's CSRF token; creates an anonymous session when there is none yet. */

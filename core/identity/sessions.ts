@@ -3,7 +3,7 @@
 // Anonymous visitors get a session only when a form needs a CSRF token.
 import type { AtriumConfig } from '../config/schema.ts';
 import type { Clock } from '../clock.ts';
-import { parseJson, toBool, type Db } from '../db/index.ts';
+import { parseJson, toBool, type Db, type Trx } from '../db/index.ts';
 import { newToken, sha256Hex } from '../ids.ts';
 import type { FirmRole, WorkspaceRole } from '../plugins/define.ts';
 
@@ -15,6 +15,12 @@ export interface LoadedSession {
   lastSeenAt: number;
   expiresAt: number;
   authAt: number | null;
+  /**
+   * The password was right but the second step (TOTP challenge, or forced enrolment) is not done.
+   * Such a session has `user: null`, so nothing treats it as signed in; `pendingUser` says who.
+   */
+  mfaPending?: boolean;
+  pendingUser?: { id: string; email: string; name: string; firmRole: FirmRole | null; mfaEnabled: boolean } | null;
   data: Record<string, unknown>;
   user: { id: string; email: string; name: string; firmRole: FirmRole | null } | null;
   /** Present when the request named a workspace (`/w/:slug/`) that exists and is not archived. */
@@ -41,7 +47,7 @@ export class SessionStore {
   }
 
   /** Create a session. Returns the cookie value (never stored) and its row. */
-  async create(input: { userId: string | null; ip?: string | null; userAgent?: string | null; authAt?: number | null; data?: Record<string, unknown> }) {
+  async create(input: { userId: string | null; ip?: string | null; userAgent?: string | null; authAt?: number | null; mfaPending?: boolean; data?: Record<string, unknown> }) {
     const token = newToken();
     const now = this.clock.now();
     const row = {
@@ -52,7 +58,7 @@ export class SessionStore {
       last_seen_at: now,
       expires_at: now + this.absoluteMs,
       auth_at: input.authAt ?? null,
-      mfa_pending: false,
+      mfa_pending: input.mfaPending ?? false,
       ip: input.ip?.slice(0, 64) ?? null,
       user_agent: input.userAgent?.slice(0, 400) ?? null,
       data: JSON.stringify(input.data ?? {}),
@@ -79,11 +85,13 @@ export class SessionStore {
         's.last_seen_at',
         's.expires_at',
         's.auth_at',
+        's.mfa_pending',
         's.data',
         'u.email',
         'u.name',
         'u.firm_role',
         'u.disabled',
+        'u.mfa_enabled_at',
       );
     if (workspaceSlug) {
       q.leftJoin('workspaces as w', (j) => j.on('w.slug', this.db.raw('?', [workspaceSlug])).andOn('w.archived', this.db.raw('?', [false])))
@@ -101,6 +109,10 @@ export class SessionStore {
     if (now - lastSeen >= TOUCH_EVERY_MS) {
       await this.db('sessions').where({ id_hash: idHash }).update({ last_seen_at: now });
     }
+    const mfaPending = Boolean(row.user_id) && toBool(row.mfa_pending);
+    const person = row.user_id
+      ? { id: String(row.user_id), email: String(row.email), name: String(row.name), firmRole: (row.firm_role as FirmRole | null) ?? null }
+      : null;
     return {
       idHash,
       userId: (row.user_id as string | null) ?? null,
@@ -109,12 +121,13 @@ export class SessionStore {
       lastSeenAt: lastSeen,
       expiresAt: Number(row.expires_at),
       authAt: row.auth_at == null ? null : Number(row.auth_at),
+      mfaPending,
+      pendingUser: mfaPending && person ? { ...person, mfaEnabled: row.mfa_enabled_at != null } : null,
       data: parseJson<Record<string, unknown>>(row.data, {}),
-      user: row.user_id
-        ? { id: String(row.user_id), email: String(row.email), name: String(row.name), firmRole: (row.firm_role as FirmRole | null) ?? null }
-        : null,
-      workspace: row.ws_id ? { id: String(row.ws_id), slug: String(row.ws_slug), name: String(row.ws_name) } : null,
-      membershipRole: (row.m_role as WorkspaceRole | null) ?? null,
+      user: mfaPending ? null : person,
+      // A half-signed-in session sees no workspace and no membership.
+      workspace: !mfaPending && row.ws_id ? { id: String(row.ws_id), slug: String(row.ws_slug), name: String(row.ws_name) } : null,
+      membershipRole: mfaPending ? null : ((row.m_role as WorkspaceRole | null) ?? null),
     };
   }
 
@@ -126,10 +139,30 @@ export class SessionStore {
     await this.db('sessions').where({ id_hash: idHash }).delete();
   }
 
-  async destroyAllForUser(userId: string, exceptIdHash?: string): Promise<number> {
-    const q = this.db('sessions').where({ user_id: userId });
+  /** End every session of a person (pending-MFA ones included), optionally but one, in `db` or a transaction. */
+  async destroyAllForUser(userId: string, exceptIdHash?: string, db: Db | Trx = this.db): Promise<number> {
+    const q = db('sessions').where({ user_id: userId });
     if (exceptIdHash) q.whereNot({ id_hash: exceptIdHash });
     return q.delete();
+  }
+
+  /** A person's live, fully signed-in sessions, newest activity first (for /account). */
+  async listForUser(userId: string): Promise<Array<{ idHash: string; createdAt: number; lastSeenAt: number; ip: string | null; userAgent: string | null }>> {
+    const now = this.clock.now();
+    const rows = (await this.db('sessions')
+      .where({ user_id: userId, mfa_pending: false })
+      .andWhere('expires_at', '>', now)
+      .andWhere('last_seen_at', '>', now - this.idleMs)
+      .orderBy('last_seen_at', 'desc')
+      .limit(100)
+      .select('id_hash', 'created_at', 'last_seen_at', 'ip', 'user_agent')) as Array<Record<string, unknown>>;
+    return rows.map((r) => ({
+      idHash: String(r.id_hash),
+      createdAt: Number(r.created_at),
+      lastSeenAt: Number(r.last_seen_at),
+      ip: (r.ip as string | null) ?? null,
+      userAgent: (r.user_agent as string | null) ?? null,
+    }));
   }
 
   /** Remove expired rows. Safe to run from any process at any time. */

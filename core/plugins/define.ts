@@ -57,6 +57,17 @@ const widgetSchema = z.strictObject({
   load: fn.optional(),
 });
 
+const commandSchema = z.strictObject({
+  /** `<plugin-id>:<verb>`, e.g. `files:scrub` (checked against the id in validatePlugin). */
+  name: z.string().regex(/^[a-z][a-z0-9-]*:[a-z][a-z0-9-]*$/, 'must be "<plugin-id>:<verb>" in kebab-case'),
+  summary: z.string().min(1).max(120),
+  details: z.string().max(2000).optional(),
+  usage: z.string().max(200).optional(),
+  positionals: z.number().int().min(0).max(10).optional(),
+  options: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/), z.strictObject({ type: z.enum(['string', 'boolean']), description: z.string().optional(), valueName: z.string().optional() })).optional(),
+  run: fn,
+});
+
 export const pluginSchema = z.strictObject({
   id: kebab.refine((id) => !RESERVED_IDS.has(id), 'is reserved by the kernel'),
   version: z.string().refine((v) => semver.valid(v) !== null, 'must be a semver version'),
@@ -71,6 +82,8 @@ export const pluginSchema = z.strictObject({
     .strictObject({
       subjects: z.record(z.string().regex(/^[A-Z][A-Za-z0-9]*$/), z.array(z.string().min(1)).min(1)),
       grants: z.partialRecord(z.enum(ROLES), z.array(ruleSchema)).default({}),
+      /** The table holding each subject's rows, for accessibleBy() and the rule-agreement tests. */
+      tables: z.record(z.string(), z.string().regex(/^[a-z][a-z0-9_]*$/)).default({}),
     })
     .optional(),
   nav: z.array(navSchema).default([]),
@@ -80,6 +93,8 @@ export const pluginSchema = z.strictObject({
   routes: fn.optional(),
   bootstrap: fn.optional(),
   destroy: fn.optional(),
+  /** CLI commands (`atrium <plugin-id>:<verb>`), loaded only when one is run or listed. */
+  commands: z.array(commandSchema).default([]),
 });
 
 export type PermissionRule = z.infer<typeof ruleSchema>;
@@ -128,6 +143,18 @@ export interface BootstrapContext<S = unknown> extends PluginContext<S> {
   db: Knex;
 }
 
+/** A plugin's CLI command. `run` gets the plugin's context (kernel services in its container, migrated db). */
+export interface PluginCommand<S = unknown> {
+  name: string;
+  summary: string;
+  details?: string;
+  usage?: string;
+  positionals?: number;
+  options?: Record<string, { type: 'string' | 'boolean'; description?: string; valueName?: string }>;
+  /** Exit code (0 success, 1 failure). Throw AtriumError('ATR_CLI_USAGE', ...) for bad input (exit 2). */
+  run(ctx: BootstrapContext<S>, values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number | void> | number | void;
+}
+
 export interface PluginDefinition<S = unknown> {
   id: string;
   version: string;
@@ -140,6 +167,7 @@ export interface PluginDefinition<S = unknown> {
   permissions?: {
     subjects: Record<string, string[]>;
     grants?: Partial<Record<Role, PermissionRule[]>>;
+    tables?: Record<string, string>;
   };
   nav?: NavItem[];
   widgets?: Widget<any>[];
@@ -148,9 +176,10 @@ export interface PluginDefinition<S = unknown> {
   routes?: (routers: PluginRouters, ctx: RoutesContext<S>) => void;
   bootstrap?: (ctx: BootstrapContext<S>) => Promise<void> | void;
   destroy?: (ctx: BootstrapContext<S>) => Promise<void> | void;
+  commands?: PluginCommand<S>[];
 }
 
-export type ValidPlugin = z.infer<typeof pluginSchema> & PluginDefinition<unknown> & { requires: string[]; events: string[]; nav: NavItem[]; widgets: Widget[] };
+export type ValidPlugin = z.infer<typeof pluginSchema> & PluginDefinition<unknown> & { requires: string[]; events: string[]; nav: NavItem[]; widgets: Widget[]; commands: PluginCommand[] };
 
 const DEFINED = Symbol.for('atrium.plugin');
 
@@ -176,6 +205,10 @@ export function validatePlugin(def: unknown, name: string): ValidPlugin {
   for (const e of p.events) {
     if (!e.startsWith(`${p.id}.`)) throw new AtriumError('ATR_PLUGIN_INVALID', `${p.id}: event "${e}" must start with "${p.id}."`);
   }
+  for (const c of p.commands) {
+    if (!c.name.startsWith(`${p.id}:`)) throw new AtriumError('ATR_PLUGIN_INVALID', `${p.id}: command "${c.name}" must start with "${p.id}:"`);
+  }
+  if (new Set(p.commands.map((c) => c.name)).size !== p.commands.length) throw new AtriumError('ATR_PLUGIN_INVALID', `${p.id}: a command name is declared twice`);
   for (const w of p.widgets) {
     if (!w.view.startsWith(`${p.id}/`)) throw new AtriumError('ATR_PLUGIN_INVALID', `${p.id}: widget "${w.id}" view must be "${p.id}/<view>"`);
   }

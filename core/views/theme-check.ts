@@ -63,7 +63,17 @@ export function checkTheme(dir: string, themesRoot = join(PROJECT_ROOT, 'themes'
   }
   for (const f of files(dir)) {
     const rel = relative(dir, f);
-    if (f.endsWith('.hbs')) {
+    // Mail templates go to mail clients, not browsers: inline styles are how email is styled, and
+    // the CSP rules do not apply (they still must compile and never print unescaped output).
+    const isMail = rel.startsWith('mail/');
+    if (f.endsWith('.hbs') && isMail) {
+      try {
+        Handlebars.precompile(readFileSync(f, 'utf8'));
+      } catch (err) {
+        add('error', 'ATR_THEME_TEMPLATE_SYNTAX', rel, (err as Error).message.split('\n')[0]!);
+      }
+      if (/\{\{\{/.test(readFileSync(f, 'utf8'))) add('error', 'ATR_THEME_UNSAFE_OUTPUT', rel, 'mail templates may not print unescaped output');
+    } else if (f.endsWith('.hbs')) {
       const src = readFileSync(f, 'utf8');
       try {
         Handlebars.precompile(src);

@@ -49,9 +49,12 @@ export class HttpClient {
     return this.csrf;
   }
 
-  async postForm(path: string, fields: Record<string, string>, opts: { csrf?: string | false; headers?: Record<string, string> } = {}): Promise<Res> {
+  /** POST a form; an array value is sent as repeated fields (checkbox groups). */
+  async postForm(path: string, fields: Record<string, string | string[]>, opts: { csrf?: string | false; headers?: Record<string, string> } = {}): Promise<Res> {
     const token = opts.csrf === false ? undefined : (opts.csrf ?? (await this.ensureCsrf()));
-    const body = new URLSearchParams({ ...(token ? { _csrf: token } : {}), ...fields }).toString();
+    const params = new URLSearchParams(token ? { _csrf: token } : {});
+    for (const [k, v] of Object.entries(fields)) for (const one of ([] as string[]).concat(v)) params.append(k, one);
+    const body = params.toString();
     return this.request('POST', path, { body, headers: { 'content-type': 'application/x-www-form-urlencoded', ...(opts.headers ?? {}) } });
   }
 

@@ -1,0 +1,112 @@
+// Where composed messages go. `file` (the development default) writes each message to
+// `<dataDir>/mail/<message-id>.eml`: temp file -> fsync -> rename -> fsync the folder, so a crash
+// leaves either no file or a whole one. `smtp` hands the same bytes to nodemailer with file and
+// URL access disabled (the raw message is ours; nothing in it may make nodemailer read a path).
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import nodemailer from 'nodemailer';
+import MailComposer from 'nodemailer/lib/mail-composer';
+import type { AtriumConfig } from '../config/schema.ts';
+
+export interface ComposedMail {
+  messageId: string;
+  from: { name: string; address: string };
+  to: string;
+  subject: string;
+  text: string;
+  html: string | null;
+  date: Date;
+}
+
+export interface MailTransport {
+  readonly kind: string;
+  send(raw: Buffer, mail: ComposedMail): Promise<void>;
+  close?(): void;
+}
+
+/** Build the RFC 5322 message once; every transport sends these exact bytes. */
+export async function compose(mail: ComposedMail): Promise<Buffer> {
+  const composer = new MailComposer({
+    from: mail.from,
+    to: mail.to,
+    subject: mail.subject,
+    text: mail.text,
+    ...(mail.html ? { html: mail.html } : {}),
+    messageId: mail.messageId,
+    date: mail.date,
+    headers: { 'Auto-Submitted': 'auto-generated' },
+    disableFileAccess: true,
+    disableUrlAccess: true,
+  });
+  return composer.compile().build();
+}
+
+/** `<0190…@host>` -> `0190…@host.eml`: a file name with nothing but safe characters. */
+export function emlFileName(messageId: string): string {
+  return `${messageId.replace(/[<>]/g, '').replace(/[^A-Za-z0-9@._-]/g, '_')}.eml`;
+}
+
+export class FileTransport implements MailTransport {
+  readonly kind = 'file';
+  constructor(readonly dir: string) {}
+
+  async send(raw: Buffer, mail: ComposedMail): Promise<void> {
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    const final = join(this.dir, emlFileName(mail.messageId));
+    const temp = join(this.dir, `.${randomBytes(6).toString('hex')}.tmp`);
+    const fd = openSync(temp, 'w', 0o600);
+    try {
+      writeSync(fd, raw);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    // A resend after a crash overwrites the same name: one file per Message-ID.
+    renameSync(temp, final);
+    const dirFd = openSync(this.dir, 'r');
+    try {
+      fsyncSync(dirFd);
+    } finally {
+      closeSync(dirFd);
+    }
+  }
+}
+
+export class SmtpTransport implements MailTransport {
+  readonly kind = 'smtp';
+  private readonly transporter: ReturnType<typeof nodemailer.createTransport>;
+
+  constructor(cfg: AtriumConfig['mail']['smtp']) {
+    this.transporter = nodemailer.createTransport({
+      host: cfg.host,
+      port: cfg.port,
+      secure: cfg.secure,
+      requireTLS: cfg.requireTLS && !cfg.ignoreTLS,
+      ignoreTLS: cfg.ignoreTLS,
+      ...(cfg.user ? { auth: { user: cfg.user, pass: cfg.pass } } : {}),
+      disableFileAccess: true,
+      disableUrlAccess: true,
+      connectionTimeout: 15_000,
+      greetingTimeout: 15_000,
+      socketTimeout: 30_000,
+    });
+  }
+
+  async send(raw: Buffer, mail: ComposedMail): Promise<void> {
+    await this.transporter.sendMail({
+      envelope: { from: mail.from.address, to: [mail.to] },
+      raw,
+      disableFileAccess: true,
+      disableUrlAccess: true,
+    });
+  }
+
+  close(): void {
+    this.transporter.close();
+  }
+}
+
+export function createTransport(config: AtriumConfig): MailTransport {
+  return config.mail.transport === 'smtp' ? new SmtpTransport(config.mail.smtp) : new FileTransport(join(config.dataDir, 'mail'));
+}

@@ -1,0 +1,292 @@
+// Tamper evidence: the audit chain is edited, deleted from, reordered and truncated in turn, and
+// verify() (and `atrium audit:verify`, run as a real process) names the first bad row each time.
+// Also: the canonical encoding is stable (golden values), record() refuses a malformed action,
+// and what is stored is exactly what was hashed. Runs on SQLite, or PostgreSQL with DATABASE_URL.
+import 'reflect-metadata';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { startApp, type TestApp } from './helpers/app.ts';
+import { createDb, transaction } from '../core/db/index.ts';
+import { canonical, canonicalSql, chainHash, walkChain, GENESIS_HASH, type AuditRow, type ChainReader, type VerifyResult } from '../core/audit.ts';
+
+const run = promisify(execFile);
+const test = suite('audit verify');
+const N = 12;
+let app: TestApp;
+let snapshot: { rows: AuditRow[]; head: { seq: number; hash: string } };
+
+const db = () => app.kernel.db;
+const verify = (batch?: number) => app.kernel.audit.verify(db(), batch);
+const bad = (r: VerifyResult) => r as Extract<VerifyResult, { ok: false }>;
+
+/** verify() with the default batch and with batches of 5 (so a break can sit on a batch edge) agree. */
+async function firstBad(expectSeq: number, reason: RegExp): Promise<void> {
+  for (const batch of [undefined, 5, 1]) {
+    const r = await verify(batch);
+    assert.is(r.ok, false, `batch ${batch}: tampering must be found`);
+    assert.is(bad(r).seq, expectSeq, `batch ${batch}: ${bad(r).reason}`);
+    assert.match(bad(r).reason, reason);
+  }
+}
+
+async function cli(): Promise<{ code: number; out: string; err: string }> {
+  const dbo = app.db.overrides.database as { url: string; schema?: string };
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ATRIUM_') && k !== 'DATABASE_URL'));
+  const env = { ...clean, ATRIUM_DATA_DIR: app.db.dataDir, ATRIUM_PLUGINS: '', ...(dbo.url ? { DATABASE_URL: dbo.url } : {}), ...(dbo.schema ? { ATRIUM_DB_SCHEMA: dbo.schema } : {}) };
+  try {
+    const { stdout, stderr } = await run(process.execPath, ['bin/atrium.js', 'audit:verify'], { env, timeout: 60_000 });
+    return { code: 0, out: stdout, err: stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, out: x.stdout, err: x.stderr };
+  }
+}
+
+/** Put the chain back exactly as it was seeded. */
+async function restore(): Promise<void> {
+  await db().transaction(async (trx) => {
+    await trx('audit_events').del();
+    await trx('audit_events').insert(snapshot.rows);
+    await trx('audit_head').where({ id: 1 }).update(snapshot.head);
+  });
+}
+
+/** Move row `a` to seq `b` and `b` to `a` (seq is the primary key, so via a free number). */
+async function swapSeq(a: number, b: number): Promise<void> {
+  await db().transaction(async (trx) => {
+    await trx('audit_events').where({ seq: a }).update({ seq: -1 });
+    await trx('audit_events').where({ seq: b }).update({ seq: a });
+    await trx('audit_events').where({ seq: -1 }).update({ seq: b });
+  });
+}
+
+test.before(async () => {
+  app = await startApp();
+  for (let i = 1; i <= N; i++) {
+    await transaction(db(), (trx) =>
+      app.kernel.audit.record(trx, { action: 'core.test.write', actorId: null, subjectType: 'Test', subjectId: `t${i}`, ip: '192.0.2.1', userAgent: 'test', detail: { i, note: `row ${i}` } }),
+    );
+  }
+  const rows = (await db()('audit_events').orderBy('seq')) as AuditRow[];
+  snapshot = { rows: rows.map((r) => ({ ...r, seq: Number(r.seq), created_at: Number(r.created_at) })), head: (await db()('audit_head').where({ id: 1 }).first('seq', 'hash')) as { seq: number; hash: string } };
+});
+test.after.each(restore);
+test.after(async () => {
+  await app.close();
+});
+
+test('an untouched chain verifies, in any batch size, and the command says so with exit 0', async () => {
+  for (const batch of [undefined, 5, 1, N]) assert.equal(await verify(batch), { ok: true, count: N });
+  const r = await cli();
+  assert.is(r.code, 0, r.err);
+  assert.match(r.out, `${N} events, chain intact`);
+});
+
+test('an edited row is named, by verify() and by the command (exit 1)', async () => {
+  await db()('audit_events').where({ seq: 7 }).update({ detail: '{"i":7,"note":"nothing to see"}' });
+  await firstBad(7, /content does not match its hash: it was edited/);
+  const r = await cli();
+  assert.is(r.code, 1);
+  assert.match(r.out, 'Audit chain broken at seq 7');
+  assert.match(r.out, '6 event(s) before it verified');
+});
+
+test('an edit to any hashed column is found: time, actor, workspace, action, subject, ip, user agent', async () => {
+  const edits: Array<Record<string, unknown>> = [
+    { created_at: snapshot.rows[2]!.created_at + 1 },
+    { actor_id: '0190f5c2-7a00-7000-8000-00000000000a' },
+    { workspace_id: '0190f5c2-7a00-7000-8000-0000000000ff' },
+    { action: 'core.test.read' },
+    { subject_type: 'Other' },
+    { subject_id: 't99' },
+    { ip: '198.51.100.9' },
+    { user_agent: 'curl' },
+    { id: '0190f5c2-7a00-7000-8000-000000000abc' },
+  ];
+  for (const edit of edits) {
+    await db()('audit_events').where({ seq: 3 }).update(edit);
+    const r = await verify();
+    assert.is(bad(r).seq, 3, JSON.stringify(edit));
+    await restore();
+  }
+});
+
+test('an edit whose row hash was recomputed breaks the link of the next row', async () => {
+  const row = snapshot.rows[6]!; // seq 7
+  const forged = { ...row, detail: '{"i":7,"note":"rewritten"}' };
+  const { hash: _h, prev_hash: _p, ...base } = forged;
+  await db()('audit_events').where({ seq: 7 }).update({ detail: forged.detail, hash: chainHash(base, row.prev_hash) });
+  await firstBad(8, /row 8 does not link to row 7/);
+});
+
+test('a deleted row is named: in the middle, and the first one', async () => {
+  await db()('audit_events').where({ seq: 5 }).del();
+  await firstBad(5, /row 5 is missing \(the next row is 6\)/);
+  await restore();
+  await db()('audit_events').where({ seq: 1 }).del();
+  await firstBad(1, /row 1 is missing/);
+  const r = await cli();
+  assert.is(r.code, 1);
+  assert.match(r.out, 'seq 1');
+});
+
+test('reordered rows are named: two rows swap their seq, or swap their contents', async () => {
+  await swapSeq(4, 9);
+  await firstBad(4, /row 4 does not link to row 3/);
+  const r = await cli();
+  assert.is(r.code, 1);
+  assert.match(r.out, 'Audit chain broken at seq 4');
+  await restore();
+  // Contents swapped, seq left in place (what an UPDATE of every other column does).
+  const [a, b] = [snapshot.rows[5]!, snapshot.rows[6]!]; // seq 6 and 7
+  const { seq: _sa, ...ra } = a;
+  const { seq: _sb, ...rb } = b;
+  await db()('audit_events').where({ seq: 6 }).update({ ...rb, id: 'tmp-swap' });
+  await db()('audit_events').where({ seq: 7 }).update(ra);
+  await db()('audit_events').where({ seq: 6 }).update({ id: rb.id });
+  await firstBad(6, /row 6 does not link to row 5/);
+});
+
+test('a truncated log is named: rows cut from the end, and every row deleted', async () => {
+  await db()('audit_events').where('seq', '>', 9).del();
+  await firstBad(10, /ends at row 9 but its head records 12: rows 10-12 were removed from the end/);
+  await restore();
+  await db()('audit_events').del();
+  await firstBad(1, /ends at row 0 but its head records 12/);
+});
+
+test('rows added behind the application are named: past the head, and below seq 1', async () => {
+  const last = snapshot.rows.at(-1)!;
+  const base = { ...last, seq: N + 1, id: '0190f5c2-7a00-7000-8000-00000000f0f0', detail: '{"forged":true}' };
+  const { hash: _h, prev_hash: _p, ...content } = base;
+  await db()('audit_events').insert({ ...base, prev_hash: last.hash, hash: chainHash(content, last.hash) });
+  await firstBad(N + 1, /beyond the recorded head/);
+  await restore();
+  await db()('audit_events').insert({ ...snapshot.rows[0]!, seq: 0, id: '0190f5c2-7a00-7000-8000-00000000f0f1' });
+  await firstBad(0, /seq 0, outside the chain/);
+});
+
+test('a rewritten head is named', async () => {
+  await db()('audit_head').where({ id: 1 }).update({ hash: 'f'.repeat(64) });
+  await firstBad(N, /head's hash does not match row 12/);
+});
+
+test('verify beside a running server: its writes go on meanwhile and are not mistaken for tampering', async () => {
+  // A second connection, as `atrium audit:verify` has beside a server; batches of one row.
+  const other = createDb(app.kernel.config);
+  try {
+    const during = app.kernel.audit.verify(other, 1);
+    for (let i = 0; i < 3; i++) await transaction(db(), (trx) => app.kernel.audit.record(trx, { action: 'core.test.write', detail: { during: i } }));
+    const r = await during;
+    assert.ok(r.ok, JSON.stringify(r));
+    assert.ok(r.count >= N && r.count <= N + 3);
+  } finally {
+    await other.destroy();
+  }
+  assert.equal(await verify(), { ok: true, count: N + 3 });
+});
+
+test('golden: the canonical encoding and the chain hash of known rows never change', () => {
+  const row = {
+    seq: 1,
+    id: '0190f5c2-7a00-7000-8000-000000000001',
+    created_at: 1764201600000,
+    actor_id: '0190f5c2-7a00-7000-8000-00000000000a',
+    workspace_id: null,
+    action: 'core.session.login',
+    subject_type: 'User',
+    subject_id: '0190f5c2-7a00-7000-8000-00000000000a',
+    ip: '203.0.113.7',
+    user_agent: 'Mozilla/5.0 “Ünïcødé” 😀',
+    detail: '{"method":"password","note":"line1\\nline2 \\"quoted\\""}',
+  };
+  assert.is(
+    canonical(row),
+    '[1,"0190f5c2-7a00-7000-8000-000000000001",1764201600000,"0190f5c2-7a00-7000-8000-00000000000a",null,"core.session.login","User","0190f5c2-7a00-7000-8000-00000000000a","203.0.113.7","Mozilla/5.0 “Ünïcødé” 😀","{\\"method\\":\\"password\\",\\"note\\":\\"line1\\\\nline2 \\\\\\"quoted\\\\\\"\\"}"]',
+  );
+  // Also computed independently (Python hashlib over the same bytes) when the value was fixed.
+  const h1 = '835127376545b42aed12b6be03a5b4fd707ce578da8d13608c55f2f3da33a263';
+  assert.is(chainHash(row, GENESIS_HASH), h1);
+  assert.is(createHash('sha256').update(Buffer.from([0])).update(canonical(row), 'utf8').update(GENESIS_HASH, 'utf8').digest('hex'), h1);
+  const row2 = { ...row, seq: 2, id: '0190f5c2-7a00-7000-8000-000000000002', created_at: 1764201601000, actor_id: null, workspace_id: '0190f5c2-7a00-7000-8000-0000000000ff', action: 'files.file.upload', subject_type: 'File', subject_id: 'f1', ip: null, user_agent: null, detail: '{}' };
+  assert.is(chainHash(row2, h1), 'f5c5ab49b8bb285162d16f9b6615cf171be6a81eed0478269dec2f1049cf7b14');
+});
+
+test("the database's own encoding (verify's fast check) equals canonical() for awkward values", async () => {
+  const awkward = ['"quoted" \\ back\\slash /', 'ctl \u0001\u0008\t\n\u000b\f\r\u001f', 'del \u007f é ü 😀 \u2028\u2029', '=HYPERLINK("x")', ''];
+  for (const [i, s] of awkward.entries()) {
+    await transaction(db(), (trx) =>
+      app.kernel.audit.record(trx, { action: 'core.test.awkward', subjectId: s.slice(0, 60), userAgent: s, ip: s.slice(0, 60), detail: { s, nested: { a: [1, null, true] } }, workspaceId: i % 2 ? null : 'w' }),
+    );
+  }
+  const rows = (await db()('audit_events').where({ action: 'core.test.awkward' }).select('*', db().raw(`${canonicalSql(db())} as sql_canonical`))) as Array<AuditRow & { sql_canonical: string }>;
+  assert.is(rows.length, awkward.length);
+  for (const r of rows) assert.is(r.sql_canonical, canonical({ ...r, seq: Number(r.seq), created_at: Number(r.created_at) }), r.user_agent ?? '');
+  assert.equal(await verify(), { ok: true, count: N + awkward.length });
+});
+
+test('what is stored is what was hashed: unpaired surrogates and NUL are replaced, a long user agent cut whole', async () => {
+  await transaction(db(), (trx) => app.kernel.audit.record(trx, { action: 'core.test.unicode', subjectId: 'a\ud800b\u0000c', userAgent: `${'x'.repeat(399)}😀tail`, detail: { s: 'lone \udc00' } }));
+  const row = await db()('audit_events').where({ action: 'core.test.unicode' }).first();
+  assert.is(row.subject_id, 'a\ufffdb\ufffdc');
+  assert.is(row.user_agent, `${'x'.repeat(399)}\ufffd`);
+  assert.equal(await verify(), { ok: true, count: N + 1 });
+});
+
+test('record refuses an action that is not <plugin>.<subject>.<verb>, and writes nothing', async () => {
+  const invalid = ['', 'login', 'core.session', 'core.session.login.extra', 'Core.session.login', 'core..login', 'core.session.log in', 'core.session.login\n', '1core.session.login', 'core.session.', '.session.login', 'core.session.login;drop'];
+  for (const action of invalid) {
+    const err = await transaction(db(), (trx) => app.kernel.audit.record(trx, { action })).then(
+      () => null,
+      (e: Error) => e,
+    );
+    assert.match(err?.message ?? '', '<plugin>.<subject>.<verb>', JSON.stringify(action));
+  }
+  for (const action of ['core.session.login', 'files.file.upload', 'my-plugin.thing_2.doSomething']) {
+    await transaction(db(), (trx) => app.kernel.audit.record(trx, { action }));
+  }
+  assert.is(Number((await db()('audit_events').count({ n: '*' }).first())!.n), N + 3);
+  assert.equal(await verify(), { ok: true, count: N + 3 });
+});
+
+test('a detail that cannot be encoded rolls the change back', async () => {
+  const err = await transaction(db(), async (trx) => {
+    await trx('settings').insert({ key: 'test.audit-encode', value: '1', updated_at: 1 });
+    await app.kernel.audit.record(trx, { action: 'core.test.write', detail: { n: 1n } });
+  }).then(
+    () => null,
+    (e: Error) => e,
+  );
+  assert.ok(err);
+  assert.not.ok(await db()('settings').where({ key: 'test.audit-encode' }).first());
+  assert.equal(await verify(), { ok: true, count: N });
+});
+
+test('a row the fast check cannot confirm is re-checked exactly: never reported on a difference of encoding', async () => {
+  // A reader whose database encoding differs from ours for row 2 (say, a number printed as 1.0e12).
+  const rows: AuditRow[] = [];
+  let prev = GENESIS_HASH;
+  for (let seq = 1; seq <= 7; seq++) {
+    const base = { seq, id: `id-${seq}`, created_at: 1_000 + seq, actor_id: null, workspace_id: null, action: 'core.test.write', subject_type: null, subject_id: null, ip: null, user_agent: null, detail: '{}' };
+    const hash = chainHash(base, prev);
+    rows.push({ ...base, prev_hash: prev, hash });
+    prev = hash;
+  }
+  const reader = (exactRows: AuditRow[]): ChainReader => ({
+    fast: async (after, limit) =>
+      rows.filter((r) => r.seq > Number(after)).slice(0, limit).map((r) => ({ s: r.seq, c: (r.seq === 2 ? canonical(r).replace('1002', '1.002e3') : canonical(r)) + r.prev_hash + r.hash })),
+    exact: async (after, limit) => exactRows.filter((r) => r.seq > Number(after)).slice(0, limit) as unknown as Array<Record<string, unknown>>,
+    head: async () => ({ seq: 7, hash: prev }),
+  });
+  for (const batch of [1, 3, 10]) assert.equal(await walkChain(reader(rows), batch), { ok: true, count: 7 }, `batch ${batch}`);
+  // If the exact check disagrees too, that row is the one reported.
+  const tampered = rows.map((r) => (r.seq === 2 ? { ...r, detail: '{"x":1}' } : r));
+  const r = await walkChain(reader(tampered), 3);
+  assert.is(bad(r).seq, 2);
+  assert.is(bad(r).count, 1);
+});
+
+test.run();

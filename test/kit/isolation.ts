@@ -1,0 +1,301 @@
+// The isolation test kit. Boots Atrium with the given plugins and two seeded workspaces, A and B
+// (B's rows carry a canary string), enumerates EVERY registered route (kernel and plugins) x
+// method x role of A, and checks that:
+//   - acting on B (B's workspace slug, or B's ids in A's workspace, or B's ids in the staff and
+//     admin areas) answers 404, with and without HX-Request, and changes nothing in the database;
+//   - B's canary never appears in any response A's people get: pages, fragments, exports, search;
+//   - every GET (of A's own pages, by every role) leaves the database as it was;
+//   - every plugin table that holds workspace rows has workspace_id NOT NULL.
+// A route with a path parameter the kit has no fixture for FAILS the suite: a new route is
+// covered automatically, or the build says exactly which fixture is missing.
+//
+// Plugins call it from their own tests:
+//   const report = await runIsolationKit({ plugins: ['files'], seed: async (k, ws) => ({ fileId: ... }) });
+//   assert.equal(report.violations, []);
+import { randomBytes, createHash } from 'node:crypto';
+import type { Kernel } from '../../core/boot.ts';
+import { transaction } from '../../core/db/index.ts';
+import { newId } from '../../core/ids.ts';
+import { addMember, createUser, createWorkspace, type Workspace } from '../../core/identity/users.ts';
+import { routeTable, type RouteEntry } from '../../core/http/route-table.ts';
+import type { WorkspaceRole } from '../../core/plugins/define.ts';
+import { startApp, setupOwner, type TestApp } from '../helpers/app.ts';
+import { HttpClient } from '../helpers/http.ts';
+
+export const A_ROLES = ['client_admin', 'client_member', 'client_viewer', 'staff'] as const;
+export type ARole = (typeof A_ROLES)[number];
+
+export interface SeedContext {
+  kernel: Kernel;
+  workspace: Workspace;
+  /** Text to put in every human-readable field of B's rows ('' for A). */
+  canary: string;
+  /** User ids of this workspace's people, by role. */
+  users: Record<ARole, string>;
+}
+
+/**
+ * Values for path parameters, by parameter name (`noteId`, `token`...). A key `name@/path/prefix`
+ * applies only to routes under that prefix (the longest prefix wins), for a name like `id` that
+ * means different rows in different routes: `{ 'id@/admin/mail': messageId, 'id@/admin/people': userId }`.
+ */
+export type ParamValues = Record<string, string>;
+
+function valueFor(values: ParamValues, path: string, name: string): string | undefined {
+  let best: { len: number; v: string } | undefined;
+  for (const [key, v] of Object.entries(values)) {
+    const at = key.indexOf('@');
+    if (at < 0 || key.slice(0, at) !== name) continue;
+    const prefix = key.slice(at + 1);
+    if (path.startsWith(prefix) && (!best || prefix.length > best.len)) best = { len: prefix.length, v };
+  }
+  return best?.v ?? values[name];
+}
+
+export interface IsolationOptions {
+  plugins: string[];
+  /** Seed rows in one workspace; return the ids the routes' parameters take. Called for A, then B. */
+  seed?: (ctx: SeedContext) => Promise<ParamValues>;
+  /**
+   * Routes the kit must not drive as tenant routes, each with the reason ("METHOD /path").
+   * For routes addressed by a secret token rather than a session (invitations, resets), which
+   * have their own tests.
+   */
+  exempt?: Record<string, string>;
+  /** Tables whose rows may change on any request (sessions, rate-limit counters, read markers). */
+  volatileTables?: string[];
+  /**
+   * GET routes that write on purpose, with the reason ("METHOD /path": a download receipt or an
+   * export is an audit event). Every other GET must leave the database as it was (control 20).
+   */
+  getWrites?: Record<string, string>;
+  /** Plugin tables that are deliberately firm-wide (no workspace_id), with the reason. */
+  globalTables?: Record<string, string>;
+}
+
+export interface IsolationReport {
+  routes: RouteEntry[];
+  requests: number;
+  violations: string[];
+}
+
+const KERNEL_VOLATILE = ['sessions'];
+
+/** Kernel routes addressed by a secret token rather than a session; each has its own tests. */
+const KERNEL_EXEMPT: Record<string, string> = {
+  'GET /assets/theme/*path': 'public theme files, no tenant data',
+  'GET /invite/:token': 'addressed by a secret token, not a session: test/identity',
+  'POST /invite/:token': 'addressed by a secret token, not a session: test/identity',
+  'GET /password/reset/:token': 'addressed by a secret token: test/identity',
+  'POST /password/reset/:token': 'addressed by a secret token: test/identity',
+  'GET /account/email/confirm/:token': 'addressed by a secret token: test/identity',
+  'POST /account/email/confirm/:token': 'addressed by a secret token: test/identity',
+};
+
+/** Kernel GET routes that write on purpose: an export is itself an audit event. */
+const KERNEL_GET_WRITES: Record<string, string> = {
+  'GET /admin/audit/export.csv': 'the export is recorded in the audit log',
+  'GET /admin/audit/export.json': 'the export is recorded in the audit log',
+  'GET /w/:workspace/audit/export.csv': 'the export is recorded in the audit log',
+  'GET /w/:workspace/audit/export.json': 'the export is recorded in the audit log',
+};
+
+/** The kernel's own rows in one workspace (B's carry the canary) and the ids its routes take. */
+async function kernelSeed({ kernel, workspace, canary, users }: SeedContext): Promise<ParamValues> {
+  const { invite } = await import('../../core/identity/invitations.ts');
+  const mailId = await transaction(kernel.db, async (trx) => {
+    await kernel.mail.enqueue(trx, { to: `client.admin@${workspace.slug}.example`, subject: `Welcome ${canary}`, text: `Hello ${canary}`, workspaceId: workspace.id });
+    return String((await trx('outbox').where({ workspace_id: workspace.id }).orderBy('created_at', 'desc').first('id')).id);
+  });
+  const invitationId = await transaction(kernel.db, (trx) =>
+    invite(kernel, trx, { workspace: { id: workspace.id, name: workspace.name }, email: `invitee-${canary.toLowerCase() || 'a'}@${workspace.slug}.example`, role: 'client_member', inviter: { id: users.staff, name: 'Staff' } }, { actorId: users.staff }),
+  );
+  const membership = await kernel.db('memberships').where({ workspace_id: workspace.id, user_id: users.client_admin }).first('id');
+  // Custom roles are firm-wide: one is enough for both sides.
+  let role = await kernel.db('roles').first('id');
+  if (!role) {
+    role = { id: newId() };
+    await kernel.db('roles').insert({ id: role.id, key: 'custom-kit', name: 'Kit role', permissions: '[]', created_at: 1, updated_at: 1 });
+  }
+  return {
+    'id@/admin/workspaces': workspace.id,
+    'id@/admin/roles': String(role.id),
+    'id@/admin/people': users.client_admin,
+    mid: String(membership.id),
+    'id@/admin/mail': mailId,
+    'id@/w/:workspace/invitations': invitationId,
+  };
+}
+
+export async function runIsolationKit(opts: IsolationOptions): Promise<IsolationReport> {
+  const app = await startApp({ plugins: opts.plugins });
+  try {
+    return await exercise(app, opts);
+  } finally {
+    await app.close();
+  }
+}
+
+async function seedWorkspace(app: TestApp, name: string, slug: string, canary: string, password: string) {
+  const k = app.kernel;
+  const hash = await k.passwords.hash(password);
+  const users = {} as Record<ARole, string>;
+  const emails = {} as Record<ARole, string>;
+  const ws = await transaction(k.db, async (trx) => {
+    const w = await createWorkspace(k, trx, { name, slug }, { actorId: null, via: 'cli' });
+    for (const role of A_ROLES) {
+      const email = `${role.replace('_', '.')}@${slug}.example`;
+      const u = await createUser(k, trx, { email, name: `${role} of ${name}`, passwordHash: hash, firmRole: role === 'staff' ? 'staff' : null }, { actorId: null, via: 'cli' });
+      await addMember(k, trx, { workspaceId: w.id, userId: u.id, role: role as WorkspaceRole }, { actorId: null, via: 'cli' });
+      users[role] = u.id;
+      emails[role] = email;
+    }
+    return w;
+  });
+  void canary;
+  return { ws, users, emails };
+}
+
+async function fingerprint(k: Kernel, volatile: Set<string>): Promise<string> {
+  const tables = await listTables(k);
+  const h = createHash('sha256');
+  for (const t of tables.filter((t) => !volatile.has(t) && !t.startsWith('knex_migrations')).sort()) {
+    const rows = await k.db(t).select('*');
+    const lines = rows.map((r: Record<string, unknown>) => JSON.stringify(r)).sort();
+    h.update(`${t}:${lines.join('\n')}\n`);
+  }
+  return h.digest('hex');
+}
+
+async function listTables(k: Kernel): Promise<string[]> {
+  if (k.config.database.url) {
+    const schema = k.config.database.schema ?? 'public';
+    const r = await k.db.raw('select table_name from information_schema.tables where table_schema = ? and table_type = ?', [schema, 'BASE TABLE']);
+    return r.rows.map((x: { table_name: string }) => x.table_name);
+  }
+  const rows = await k.db.raw("select name from sqlite_master where type = 'table' and name not like 'sqlite_%'");
+  return (rows as Array<{ name: string }>).map((x) => x.name);
+}
+
+/** Plugin tables (`<id>_...`) must carry workspace_id NOT NULL unless declared firm-wide. */
+async function checkSchema(k: Kernel, opts: IsolationOptions, violations: string[]): Promise<void> {
+  const tables = await listTables(k);
+  for (const p of k.plugins) {
+    const prefix = `${p.id.replace(/-/g, '_')}_`;
+    for (const t of tables.filter((x) => x.startsWith(prefix))) {
+      if (opts.globalTables?.[t]) continue;
+      const info = (await k.db(t).columnInfo()) as Record<string, { nullable: boolean }>;
+      if (!info.workspace_id) violations.push(`schema: ${t} has no workspace_id (declare it in globalTables with a reason if it is firm-wide)`);
+      else if (info.workspace_id.nullable) violations.push(`schema: ${t}.workspace_id is nullable`);
+    }
+  }
+}
+
+function params(path: string): string[] {
+  return [...path.matchAll(/[:*]([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
+}
+
+function fill(path: string, values: ParamValues): string {
+  return path.replace(/[:*]([A-Za-z0-9_]+)/g, (_m, name: string) => encodeURIComponent(valueFor(values, path, name)!));
+}
+
+async function exercise(app: TestApp, opts: IsolationOptions): Promise<IsolationReport> {
+  const k = app.kernel;
+  const violations: string[] = [];
+  const canary = `CANARY-${randomBytes(6).toString('hex')}`;
+  const password = 'isolation-kit-password';
+  await setupOwner(app);
+  const A = await seedWorkspace(app, 'Alpha Holdings', 'iso-a', '', password);
+  const B = await seedWorkspace(app, `Bravo ${canary}`, 'iso-b', canary, password);
+  // B's people carry the canary in their names too.
+  await k.db('users').whereIn('id', Object.values(B.users)).update({ name: k.db.raw('? || name', [`${canary} `]) });
+  const seedA: SeedContext = { kernel: k, workspace: A.ws, canary: '', users: A.users };
+  const seedB: SeedContext = { kernel: k, workspace: B.ws, canary, users: B.users };
+  const aValues: ParamValues = { workspace: A.ws.slug, slug: A.ws.slug, ...(await kernelSeed(seedA)), ...(await opts.seed?.(seedA)) };
+  const bValues: ParamValues = { workspace: B.ws.slug, slug: B.ws.slug, ...(await kernelSeed(seedB)), ...(await opts.seed?.(seedB)) };
+  const exempt = { ...KERNEL_EXEMPT, ...(opts.exempt ?? {}) };
+
+  await checkSchema(k, opts, violations);
+
+  const clients = {} as Record<ARole, HttpClient>;
+  for (const role of A_ROLES) {
+    const c = app.client();
+    const res = await c.login(A.emails[role], password);
+    if (res.status !== 303) throw new Error(`isolation kit: ${role} of A could not sign in (${res.status})`);
+    await c.get('/');
+    await c.get(`/w/${A.ws.slug}/`);
+    clients[role] = c;
+  }
+
+  const volatile = new Set([...KERNEL_VOLATILE, ...(opts.volatileTables ?? [])]);
+  // Reads first: a broken unsafe route could delete B's rows and hide a leak from later reads.
+  const routes = routeTable(k.app)
+    .filter((r) => r.method !== 'HEAD')
+    .sort((a, b) => Number(a.method !== 'GET') - Number(b.method !== 'GET'));
+  let requests = 0;
+
+  const send = async (role: ARole, method: string, url: string, hx: boolean) => {
+    const c = clients[role];
+    requests++;
+    const headers: Record<string, string> = hx ? { 'HX-Request': 'true' } : {};
+    if (method === 'GET') return c.get(url, headers);
+    return c.request(method, url, { body: '', headers: { ...headers, 'content-type': 'application/x-www-form-urlencoded', 'x-csrf-token': c.csrf ?? '' } });
+  };
+  const leaks = (text: string, location: string | null) => text.includes(canary) || (location ?? '').includes(canary);
+
+  for (const route of routes) {
+    const key = `${route.method} ${route.path}`;
+    if (exempt[key]) continue;
+    const names = params(route.path);
+    const missing = names.filter((n) => valueFor(aValues, route.path, n) === undefined || valueFor(bValues, route.path, n) === undefined);
+    if (missing.length) {
+      violations.push(`${key}: no isolation fixture for ${missing.map((m) => `:${m}`).join(', ')} (return it from seed(), or exempt the route with a reason)`);
+      continue;
+    }
+    const tenantAddressed = names.length > 0;
+
+    // 1. Acting on B: B's workspace, or B's ids (in A's workspace too), must be 404 and change nothing.
+    if (tenantAddressed) {
+      const targets = new Set([fill(route.path, bValues)]);
+      if (names.includes('workspace') && names.length > 1) targets.add(fill(route.path, { ...bValues, workspace: A.ws.slug, slug: A.ws.slug }));
+      for (const url of targets) {
+        for (const role of A_ROLES) {
+          for (const hx of [false, true]) {
+            const before = await fingerprint(k, volatile);
+            const res = await send(role, route.method, url, hx);
+            const after = await fingerprint(k, volatile);
+            if (res.status !== 404) violations.push(`${key}: ${role} of A on ${url}${hx ? ' (htmx)' : ''} answered ${res.status}, expected 404`);
+            if (before !== after) violations.push(`${key}: ${role} of A on ${url}${hx ? ' (htmx)' : ''} changed the database`);
+            if (leaks(res.text, res.location)) violations.push(`${key}: ${role} of A on ${url} saw B's canary`);
+          }
+        }
+      }
+    }
+
+    // 2. A's own pages, fragments and exports (GET only: they must not change anything anyway)
+    //    never show B's canary.
+    if (route.method === 'GET') {
+      const url = fill(route.path, aValues);
+      const getWrites = { ...KERNEL_GET_WRITES, ...(opts.getWrites ?? {}) };
+      const before = getWrites[key] ? '' : await fingerprint(k, volatile);
+      for (const role of A_ROLES) {
+        for (const hx of [false, true]) {
+          const res = await send(role, 'GET', url, hx);
+          if (res.status >= 500) violations.push(`${key}: ${role} of A on ${url} answered ${res.status}`);
+          if (leaks(res.text, res.location)) violations.push(`${key}: ${role} of A on ${url}${hx ? ' (htmx)' : ''} saw B's canary`);
+        }
+      }
+      // A GET never changes state (SECURITY.md control 20): mail scanners and prefetchers follow links.
+      if (!getWrites[key] && before !== (await fingerprint(k, volatile))) violations.push(`${key}: a GET changed the database (declare it in getWrites with a reason if it must)`);
+    } else if (!tenantAddressed && (route.path.startsWith('/staff') || route.path.startsWith('/admin'))) {
+      // 3. Unsafe staff/admin routes without ids: A's clients cannot reach them at all.
+      for (const role of ['client_admin', 'client_member', 'client_viewer'] as const) {
+        const before = await fingerprint(k, volatile);
+        const res = await send(role, route.method, route.path, false);
+        if (res.status !== 404) violations.push(`${key}: ${role} of A answered ${res.status}, expected 404`);
+        if (before !== (await fingerprint(k, volatile))) violations.push(`${key}: ${role} of A changed the database`);
+      }
+    }
+  }
+  return { routes, requests, violations };
+}
