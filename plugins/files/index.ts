@@ -1,0 +1,157 @@
+// Plugin `files`: deliverables for each client workspace. Folders and files in two areas (shared
+// with the client, or internal to the firm), versions, a trash, deliverables that notify the
+// workspace, download receipts and a delivery report, streamed zips. Bytes are kept by the
+// kernel's encrypted storage (Tokens.Storage). The example every later plugin copies:
+//   index.ts      this definition: permissions, nav, widget, events, settings, hooks, commands
+//   repo.ts       reads, always through the workspace scope and the ability's row filter
+//   routes.ts     the pages and actions under /w/:workspace/files
+//   upload.ts     streaming multipart with limits      download.ts  ranges, headers, zips
+//   sniff.ts      the allow list by magic bytes        service.ts   deliver, purge, scrub
+import { accessibleBy, definePlugin, Tokens, type BootstrapContext } from '../../core/index.ts';
+import { workspaceRoutes } from './routes.ts';
+import { purgeTrash, scrub, type FilesDeps } from './service.ts';
+import { settingsSchema, type FilesSettings } from './settings.ts';
+
+declare module '../../core/events.ts' {
+  interface AtriumEvents {
+    'files.version.created': { workspaceId: string; fileId: string; versionId: string; number: number };
+    'files.version.restored': { workspaceId: string; fileId: string; versionId: string; number: number };
+    'files.file.renamed': { workspaceId: string; fileId: string };
+    'files.file.moved': { workspaceId: string; fileId: string };
+    'files.file.trashed': { workspaceId: string; fileId: string };
+    'files.file.restored': { workspaceId: string; fileId: string };
+    'files.file.delivered': { workspaceId: string; fileId: string };
+    'files.file.downloaded': { workspaceId: string; fileId: string; versionId: string; via: 'file' | 'zip' };
+    'files.folder.created': { workspaceId: string; folderId: string };
+  }
+}
+
+const SHARED = { area: 'shared' } as const;
+const CLIENT_UPLOAD = { area: 'shared', client_access: { $in: ['upload', 'manage'] } };
+const CLIENT_ORGANIZE = { area: 'shared', client_access: 'manage' };
+
+/** The trash purge timer of each running instance (tests boot several in one process). */
+const purgers = new WeakMap<object, { timer: NodeJS.Timeout; running?: Promise<unknown> }>();
+
+function depsOf(ctx: BootstrapContext<FilesSettings>): FilesDeps {
+  const c = ctx.container;
+  return { db: ctx.db, storage: c.resolve(Tokens.Storage), audit: c.resolve(Tokens.Audit), events: c.resolve(Tokens.Events), notifications: c.resolve(Tokens.Notifications), logger: ctx.logger };
+}
+
+export default definePlugin<FilesSettings>({
+  id: 'files',
+  version: '1.0.0',
+  kernel: '^1.0.0',
+  description: 'Deliverables for each client: folders, versions, encrypted storage, zips and download receipts.',
+  migrations: new URL('./migrations', import.meta.url),
+  views: new URL('./views', import.meta.url),
+  events: [
+    'files.version.created',
+    'files.version.restored',
+    'files.file.renamed',
+    'files.file.moved',
+    'files.file.trashed',
+    'files.file.restored',
+    'files.file.delivered',
+    'files.file.downloaded',
+    'files.folder.created',
+  ],
+  settings: settingsSchema,
+  permissions: {
+    subjects: {
+      // read: list and open; download: the bytes (a receipt); upload: add files or a new version;
+      // update: rename and move; delete: to the trash; restore: from the trash; history: older
+      // versions, receipts and the report; deliver: mark as a deliverable and notify.
+      File: ['read', 'download', 'upload', 'update', 'delete', 'restore', 'history', 'deliver'],
+      // upload / organize: what clients may do inside a folder, by its client access setting.
+      Folder: ['read', 'create', 'update', 'delete', 'upload', 'organize'],
+    },
+    tables: { File: 'files_files', Folder: 'files_folders' },
+    grants: {
+      staff: [
+        { action: ['read', 'download', 'upload', 'update', 'delete', 'restore', 'history', 'deliver'], subject: 'File' },
+        { action: ['read', 'create', 'update', 'delete', 'upload', 'organize'], subject: 'Folder' },
+      ],
+      // Clients only ever see the shared area: internal rows are filtered out in SQL and in memory.
+      client_admin: [
+        { action: ['read', 'download', 'upload', 'update', 'delete', 'restore'], subject: 'File', conditions: SHARED },
+        { action: 'read', subject: 'Folder', conditions: SHARED },
+        { action: 'upload', subject: 'Folder', conditions: CLIENT_UPLOAD },
+        { action: 'organize', subject: 'Folder', conditions: CLIENT_ORGANIZE },
+      ],
+      client_member: [
+        { action: ['read', 'download', 'upload'], subject: 'File', conditions: SHARED },
+        { action: 'read', subject: 'Folder', conditions: SHARED },
+        { action: 'upload', subject: 'Folder', conditions: CLIENT_UPLOAD },
+      ],
+      client_viewer: [
+        { action: ['read', 'download'], subject: 'File', conditions: SHARED },
+        { action: 'read', subject: 'Folder', conditions: SHARED },
+      ],
+    },
+  },
+  nav: [{ area: 'workspace', label: 'Files', path: '/files', can: ['read', 'File'], order: 20 }],
+  widgets: [
+    {
+      id: 'new-deliverables',
+      area: 'workspace',
+      title: 'New deliverables',
+      view: 'files/widget',
+      can: ['read', 'File'],
+      order: 10,
+      async load({ ctx }) {
+        // Since this person's last visit to Files; through the scope and the row filter, so a
+        // client never counts an internal file.
+        const visit = (await ctx.scope!.table('files_visits').where({ user_id: ctx.user!.id }).first('seen_at')) as { seen_at: number | string } | undefined;
+        const since = visit ? Number(visit.seen_at) : 0;
+        const q = ctx.scope!.table('files_files').modify(accessibleBy(ctx.ability, 'read', 'File')).whereNull('deleted_at').whereNotNull('delivered_at').andWhere('delivered_at', '>', since);
+        const count = Number(((await q.clone().count({ n: '*' }).first()) as { n: number | string }).n);
+        const latest = (await q.orderBy('delivered_at', 'desc').limit(5).select('id', 'name', 'delivered_at')) as Array<{ id: string; name: string; delivered_at: number | string }>;
+        const base = `/w/${ctx.workspace!.slug}/files`;
+        return { count, items: latest.map((f) => ({ name: f.name, href: `${base}/f/${f.id}`, at: Number(f.delivered_at) })), href: `${base}/`, firstVisit: !visit };
+      },
+    },
+  ],
+  commands: [
+    {
+      name: 'files:scrub',
+      summary: 'Read and authenticate every stored file version; report (and audit) corruption',
+      details: 'Decrypts each version, checks every chunk and the SHA-256, and records files.version.corrupt in the audit log for each bad one. Exit 1 if any is corrupt.',
+      options: { json: { type: 'boolean', description: 'Print the report as one JSON object' } },
+      async run(ctx, values) {
+        const report = await scrub(depsOf(ctx));
+        if (values.json) console.log(JSON.stringify(report));
+        else {
+          for (const c of report.corrupt) console.log(`CORRUPT  workspace ${c.workspaceId}  file ${c.fileId}  version ${c.versionId}: ${c.reason}`);
+          console.log(`${report.checked} version(s) checked, ${report.corrupt.length} corrupt.`);
+        }
+        return report.corrupt.length ? 1 : 0;
+      },
+    },
+  ],
+
+  routes({ workspace }, ctx) {
+    workspaceRoutes(workspace, { ...depsOf(ctx), settings: ctx.settings, now: () => ctx.container.resolve(Tokens.Clock).now() });
+  },
+
+  bootstrap(ctx) {
+    // The trash keeps deleted files for `trashDays`; purge once at start and then hourly.
+    const deps = depsOf(ctx);
+    const state: { timer?: NodeJS.Timeout; running?: Promise<unknown> } = {};
+    const run = () => {
+      state.running ??= purgeTrash(deps, ctx.settings.trashDays, ctx.container.resolve(Tokens.Clock).now())
+        .catch((err) => ctx.logger.error({ err }, 'trash purge failed'))
+        .finally(() => (state.running = undefined));
+    };
+    run();
+    state.timer = setInterval(run, 60 * 60_000);
+    state.timer.unref();
+    purgers.set(ctx, state as { timer: NodeJS.Timeout });
+  },
+
+  async destroy(ctx) {
+    const state = purgers.get(ctx);
+    if (state) clearInterval(state.timer);
+    await state?.running;
+  },
+});

@@ -1,0 +1,670 @@
+// The workspace routes of the files plugin, mounted at /w/:workspace/files. Every read goes
+// through the workspace scope and the ability's row filter (repo.ts); every change is one
+// transaction with its audit event; client view models are built field by field.
+import type { NextFunction, Request, Response, Router } from 'express';
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { AtriumError, authorize, canOnRow, fieldErrors, formBody, newId, notFound, transaction, type StorageService, type Trx } from '../../core/index.ts';
+import { sendVersion, sendZip, type ZipEntry } from './download.ts';
+import {
+  FILE_COLS,
+  VERSION_COLS,
+  canInFolder,
+  descendants,
+  filesQuery,
+  findFile,
+  findFolder,
+  folderOrRoot,
+  folderTree,
+  foldersQuery,
+  normFile,
+  normVersion,
+  rootFolder,
+  usedBytes,
+  type FileRow,
+  type FolderRow,
+} from './repo.ts';
+import { deliver, type FilesDeps } from './service.ts';
+import type { FilesSettings } from './settings.ts';
+import { THUMBNAIL, ACCEPTED_EXTENSIONS } from './sniff.ts';
+import { formatBytes, receiveUpload, type IncomingFile, type UploadProblem } from './upload.ts';
+
+const SCRIPT = readFileSync(new URL('./assets/files.js', import.meta.url));
+const SORTS = { name: 'name_key', size: 'size', updated: 'updated_at' } as const;
+
+const listQuery = z.object({
+  q: z.string().trim().max(100).optional().default(''),
+  sort: z.enum(['name', 'size', 'updated']).optional().default('name'),
+  dir: z.enum(['asc', 'desc']).optional().default('asc'),
+  page: z.coerce.number().int().min(1).max(100_000).optional().default(1),
+});
+
+const fileName = z
+  .string()
+  .trim()
+  .min(1, 'Give the file a name')
+  .refine((n) => Buffer.byteLength(n) <= 255, 'Use at most 255 bytes')
+  .refine((n) => !/[\\/\u0000-\u001f\u007f]/.test(n) && !n.startsWith('.'), 'Names cannot contain slashes or control characters, or start with a dot');
+const folderName = fileName;
+const areaField = z.enum(['shared', 'internal']);
+const accessField = z.enum(['view', 'upload', 'manage']);
+
+const renameForm = z.strictObject({ name: fileName, area: areaField.optional() });
+const moveForm = z.strictObject({ folder: z.string().max(36) });
+const folderForm = z.strictObject({ name: folderName, parent: z.string().max(36).optional().default(''), area: areaField.optional(), client_access: accessField.optional() });
+const folderUpdateForm = z.strictObject({ name: folderName, client_access: accessField });
+const zipForm = z.strictObject({ ids: z.union([z.string().max(36), z.array(z.string().max(36)).max(10_000)]) });
+const empty = z.strictObject({});
+
+const nameKey = (n: string) => n.toLowerCase();
+const isStaff = (req: Request) => req.ctx.ability.can('history', 'File');
+const base = (req: Request) => `/w/${req.ctx.workspace!.slug}/files`;
+
+/** The model a person sees for one file, field by field. Staff-only facts only for staff. */
+function fileView(req: Request, f: FileRow, folderName?: string) {
+  const staff = isStaff(req);
+  return {
+    id: f.id,
+    name: f.name,
+    href: `${base(req)}/f/${f.id}`,
+    download: `${base(req)}/f/${f.id}/download`,
+    size: formatBytes(f.size),
+    sizeBytes: f.size,
+    updatedAt: f.updated_at,
+    deliverable: f.delivered_at !== null,
+    thumb: THUMBNAIL.has(f.content_type) && f.size <= 5 * 1024 * 1024 ? `${base(req)}/f/${f.id}/thumb` : null,
+    folder: folderName ?? null,
+    internal: staff && f.area === 'internal',
+  };
+}
+
+export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings: FilesSettings; storage: StorageService; now: () => number }): void {
+  const { db, storage, audit, events, settings } = deps;
+
+  const fail = (status: number, message: string) => new AtriumError('ATR_VALIDATION', message, { status });
+
+  /** The list fragment for one folder (or a search across the workspace). */
+  async function listModel(req: Request, folder: FolderRow) {
+    const parsed = listQuery.safeParse(req.query);
+    const q = parsed.success ? parsed.data : listQuery.parse({});
+    const search = q.q;
+    const files = filesQuery(req, { alias: 'f' });
+    if (search) files.whereRaw("f.name_key like ? escape '\\'", [`%${search.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`]);
+    else if (folder.id) files.where('f.folder_id', folder.id);
+    else files.whereNull('f.folder_id');
+    const total = Number(((await files.clone().count({ n: '*' }).first()) as { n: number | string }).n);
+    const pages = Math.max(1, Math.ceil(total / settings.pageSize));
+    const page = Math.min(q.page, pages);
+    const rows = ((await files
+      .leftJoin('files_folders as d', function () {
+        this.on('d.id', '=', 'f.folder_id').andOn('d.workspace_id', '=', 'f.workspace_id');
+      })
+      .orderBy(`f.${SORTS[q.sort]}`, q.dir)
+      .orderBy('f.id')
+      .limit(settings.pageSize)
+      .offset((page - 1) * settings.pageSize)
+      .select(...FILE_COLS.map((c) => `f.${c}`), 'd.name as folder_name')) as Array<Record<string, unknown>>).map((r) => ({ f: normFile(r), folder: r.folder_name as string | null }));
+    const subfolders = search
+      ? []
+      : ((await foldersQuery(req)
+          .modify((b) => (folder.id ? b.where('parent_id', folder.id) : b.whereNull('parent_id')))
+          .orderBy('name')
+          .select('id', 'name', 'area')) as Array<{ id: string; name: string; area: string }>).map((d) => ({ id: d.id, name: d.name, href: `${base(req)}/folders/${d.id}`, zip: `${base(req)}/folders/${d.id}/zip`, internal: isStaff(req) && d.area === 'internal' }));
+    const here = folder.id ? `${base(req)}/folders/${folder.id}` : `${base(req)}/`;
+    const link = (over: Record<string, string | number>) => {
+      const p = new URLSearchParams({ ...(search ? { q: search } : {}), sort: q.sort, dir: q.dir, page: String(page), ...Object.fromEntries(Object.entries(over).map(([k, v]) => [k, String(v)])) });
+      return `${here}?${p}`;
+    };
+    const sortLink = (key: 'name' | 'size' | 'updated') => ({ href: link({ sort: key, dir: q.sort === key && q.dir === 'asc' ? 'desc' : 'asc', page: 1 }), active: q.sort === key, dir: q.sort === key ? (q.dir === 'asc' ? 'ascending' : 'descending') : 'none' });
+    return {
+      listUrl: here,
+      search,
+      files: rows.map((r) => fileView(req, r.f, search ? (r.folder ?? 'Top level') : undefined)),
+      subfolders,
+      total,
+      page,
+      pages,
+      prev: page > 1 ? link({ page: page - 1 }) : null,
+      next: page < pages ? link({ page: page + 1 }) : null,
+      sorts: { name: sortLink('name'), size: sortLink('size'), updated: sortLink('updated') },
+      empty: !rows.length && !subfolders.length,
+      zipAction: `${base(req)}/zip`,
+    };
+  }
+
+  async function page(req: Request, folder: FolderRow, extra: Record<string, unknown> = {}, status = 200) {
+    const list = await listModel(req, folder);
+    if (req.get('hx-request') && req.get('hx-target') === 'file-list') return req.ctx.render('files/list', list);
+    const staff = isStaff(req);
+    const ws = req.ctx.workspace!;
+    // The visit that "new deliverables since your last visit" counts from (not for staff previews).
+    if (!req.get('hx-request')) {
+      const seen = { seen_at: deps.now() };
+      const n = await req.ctx.scope!.table('files_visits').where({ user_id: req.ctx.user!.id }).update(seen);
+      // Two first visits at once: one insert wins, the other's unique violation changes nothing.
+      if (!n) await req.ctx.scope!.insert('files_visits', { id: newId(), user_id: req.ctx.user!.id, ...seen }).catch(() => undefined);
+    }
+    const crumbs: Array<{ name: string; href: string }> = [];
+    let cursor: FolderRow | undefined = folder.id ? folder : undefined;
+    for (let i = 0; cursor && i < 20; i++) {
+      crumbs.unshift({ name: cursor.name, href: `${base(req)}/folders/${cursor.id}` });
+      cursor = cursor.parent_id ? await findFolder(req, cursor.parent_id) : undefined;
+    }
+    await req.ctx.render(
+      'files/index',
+      {
+        ...list,
+        folder: { id: folder.id, name: folder.id ? folder.name : 'Files', internal: staff && folder.area === 'internal', clientAccess: folder.client_access, zip: folder.id ? `${base(req)}/folders/${folder.id}/zip` : null, updateAction: folder.id ? `${base(req)}/folders/${folder.id}` : null, deleteAction: folder.id ? `${base(req)}/folders/${folder.id}/delete` : null },
+        crumbs,
+        tree: (await folderTree(req, folder.id)).map((t) => ({ ...t, href: `${base(req)}/folders/${t.id}`, indent: `indent-${Math.min(t.depth, 6)}` })),
+        rootHref: `${base(req)}/`,
+        rootCurrent: !folder.id,
+        canUpload: canInFolder(req, 'upload', folder) && req.ctx.ability.can('upload', 'File'),
+        canCreateFolder: req.ctx.ability.can('create', 'Folder'),
+        staff,
+        uploadAction: `${base(req)}/upload`,
+        folderAction: `${base(req)}/folders`,
+        trashHref: staff ? `${base(req)}/trash` : null,
+        reportHref: staff ? `${base(req)}/report.csv` : null,
+        scriptSrc: `${base(req)}/assets/files.js`,
+        nonce: req.ctx.nonce,
+        maxFile: formatBytes(settings.maxFileBytes),
+        maxFiles: settings.maxFiles,
+        accepted: ACCEPTED_EXTENSIONS.map((e) => `.${e}`).join(', '),
+        values: {},
+        ...extra,
+      },
+      { title: folder.id ? folder.name : 'Files', status },
+    );
+  }
+
+  async function fileOr404(req: Request, next: NextFunction, opts: { trash?: boolean; action?: string } = {}): Promise<FileRow | undefined> {
+    const f = await findFile(req, String(req.params.fileId), { trash: opts.trash });
+    if (!f || (opts.action && !canOnRow(req.ctx.ability, opts.action, 'File', f))) {
+      next(notFound());
+      return undefined;
+    }
+    return f;
+  }
+
+  async function folderOf(req: Request, f: { folder_id: string | null }, trx?: Trx): Promise<FolderRow> {
+    // A file whose folder was trashed or is not readable behaves as if it were at the top level.
+    return (f.folder_id ? await findFolder(req, f.folder_id, { trx }) : undefined) ?? rootFolder(settings);
+  }
+
+  async function currentVersion(req: Request, f: FileRow, trx?: Trx) {
+    const v = await (trx ? req.ctx.scope!.in(trx) : req.ctx.scope!).table('files_versions').where({ file_id: f.id, id: f.current_version_id }).first(VERSION_COLS);
+    return v ? normVersion(v) : undefined;
+  }
+
+  const receipt = async (req: Request, entries: Array<{ file: FileRow; versionId: string }>, via: 'file' | 'zip', detail: Record<string, unknown>) => {
+    const ws = req.ctx.workspace!;
+    await transaction(db, async (trx) => {
+      const now = deps.now();
+      await req.ctx.scope!.in(trx).insert(
+        'files_downloads',
+        entries.map((e) => ({ id: newId(), file_id: e.file.id, version_id: e.versionId, user_id: req.ctx.user!.id, via, created_at: now })),
+      );
+      if (via === 'file') {
+        await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.file.download', subjectType: 'File', subjectId: entries[0]!.file.id, detail: { versionId: entries[0]!.versionId, ...detail } });
+      } else {
+        await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.zip.download', subjectType: 'Folder', subjectId: (detail.folderId as string) || null, detail: { files: entries.length, fileIds: entries.slice(0, 200).map((e) => e.file.id), ...detail } });
+      }
+      for (const e of entries) events.publish(trx, 'files.file.downloaded', { workspaceId: ws.id, fileId: e.file.id, versionId: e.versionId, via });
+    });
+  };
+
+  // ---- browsing
+
+  workspace.get('/assets/files.js', (_req, res) => {
+    res.type('application/javascript').setHeader('Cache-Control', 'private, max-age=300');
+    res.send(SCRIPT);
+  });
+
+  workspace.get('/', authorize('read', 'File'), async (req) => page(req, rootFolder(settings)));
+
+  workspace.get('/folders/:folderId', authorize('read', 'File'), async (req, _res, next) => {
+    const folder = await findFolder(req, String(req.params.folderId));
+    if (!folder) return next(notFound());
+    await page(req, folder);
+  });
+
+  workspace.get('/f/:fileId', authorize('read', 'File'), async (req, _res, next) => {
+    const f = await fileOr404(req, next);
+    if (!f) return;
+    await renderFile(req, f);
+  });
+
+  async function renderFile(req: Request, f: FileRow, extra: Record<string, unknown> = {}, status = 200) {
+    const staff = isStaff(req);
+    const folder = await folderOf(req, f);
+    const canOrganize = canOnRow(req.ctx.ability, 'update', 'File', f) && canInFolder(req, 'organize', folder);
+    let versions: unknown[] = [];
+    let receipts: unknown[] = [];
+    if (staff) {
+      const vs = (await req.ctx.scope!.table('files_versions', 'v').leftJoin('users as u', 'u.id', 'v.uploaded_by').where('v.file_id', f.id).orderBy('v.number', 'desc').select(...VERSION_COLS.map((c) => `v.${c}`), 'u.name as uploader')) as Array<Record<string, unknown>>;
+      versions = vs.map((r) => {
+        const v = normVersion(r);
+        return { id: v.id, number: v.number, size: formatBytes(v.size), sha256: v.sha256, uploader: (r.uploader as string) ?? 'Someone no longer here', at: v.created_at, current: v.id === f.current_version_id, download: `${base(req)}/f/${f.id}/v/${v.id}/download`, restore: `${base(req)}/f/${f.id}/v/${v.id}/restore` };
+      });
+      const rs = (await req.ctx.scope!.table('files_downloads', 'd').leftJoin('users as u', 'u.id', 'd.user_id').where('d.file_id', f.id).orderBy('d.created_at', 'desc').limit(100).select('d.via', 'd.created_at', 'd.version_id', 'u.name', 'u.email')) as Array<Record<string, unknown>>;
+      const numbers = new Map((versions as Array<{ id: string; number: number }>).map((v) => [v.id, v.number]));
+      receipts = rs.map((r) => ({ who: (r.name as string) ?? 'Someone no longer here', email: (r.email as string) ?? '', at: Number(r.created_at), via: r.via === 'zip' ? 'in a zip' : 'file', version: numbers.get(String(r.version_id)) ?? '?' }));
+    }
+    const folders = canOrganize ? ((await foldersQuery(req).orderBy('name').select('id', 'name', 'area', 'client_access')) as FolderRow[]).filter((d) => canInFolder(req, 'organize', d)).map((d) => ({ id: d.id, name: d.name, selected: d.id === f.folder_id })) : [];
+    await req.ctx.render(
+      'files/file',
+      {
+        file: { ...fileView(req, f), contentType: f.content_type, area: staff ? f.area : undefined, deliveredAt: f.delivered_at, folderName: folder.id ? folder.name : 'Top level', folderHref: folder.id ? `${base(req)}/folders/${folder.id}` : `${base(req)}/` },
+        staff,
+        versions,
+        receipts,
+        canOrganize,
+        canUploadVersion: canOnRow(req.ctx.ability, 'upload', 'File', f) && canInFolder(req, 'upload', folder),
+        canDeliver: staff && f.area === 'shared' && f.delivered_at === null,
+        folders,
+        atTop: !f.folder_id,
+        actions: { rename: `${base(req)}/f/${f.id}/rename`, move: `${base(req)}/f/${f.id}/move`, delete: `${base(req)}/f/${f.id}/delete`, deliver: `${base(req)}/f/${f.id}/deliver`, versions: `${base(req)}/f/${f.id}/versions` },
+        scriptSrc: `${base(req)}/assets/files.js`,
+        nonce: req.ctx.nonce,
+        maxFile: formatBytes(settings.maxFileBytes),
+        values: { name: f.name },
+        ...extra,
+      },
+      { title: f.name, status },
+    );
+  }
+
+  // ---- downloads (each one is a receipt)
+
+  workspace.get('/f/:fileId/download', authorize('download', 'File'), async (req, res, next) => {
+    const f = await fileOr404(req, next, { action: 'download' });
+    if (!f) return;
+    const v = await currentVersion(req, f);
+    if (!v) return next(notFound());
+    const range = req.get('range');
+    // A resumed or seeking download (Range from a later byte) is the same receipt, not a new one.
+    if (!range || /^bytes=0-/.test(range)) await receipt(req, [{ file: f, versionId: v.id }], 'file', range ? { range } : {});
+    await sendVersion(req, res, storage, db, f, v);
+  });
+
+  workspace.get('/f/:fileId/thumb', authorize('read', 'File'), async (req, res, next) => {
+    const f = await fileOr404(req, next);
+    if (!f) return;
+    const v = await currentVersion(req, f);
+    if (!v || !THUMBNAIL.has(v.content_type) || v.size > 5 * 1024 * 1024) return next(notFound());
+    await sendVersion(req, res, storage, db, f, v, 'inline');
+  });
+
+  workspace.get('/f/:fileId/v/:versionId/download', authorize('history', 'File'), async (req, res, next) => {
+    const f = await fileOr404(req, next);
+    if (!f) return;
+    const r = await req.ctx.scope!.table('files_versions').where({ file_id: f.id, id: String(req.params.versionId) }).first(VERSION_COLS);
+    if (!r) return next(notFound());
+    const v = normVersion(r);
+    if (!req.get('range') || /^bytes=0-/.test(req.get('range')!)) await receipt(req, [{ file: f, versionId: v.id }], 'file', { version: v.number });
+    await sendVersion(req, res, storage, db, f, v);
+  });
+
+  async function zipEntries(req: Request, folders: Array<{ id: string; path: string[] }>, ids?: string[]): Promise<ZipEntry[]> {
+    const paths = new Map(folders.map((d) => [d.id, d.path]));
+    const q = filesQuery(req, { action: 'download', alias: 'f' })
+      .join('files_versions as v', function () {
+        this.on('v.id', '=', 'f.current_version_id').andOn('v.workspace_id', '=', 'f.workspace_id');
+      })
+      .orderBy('f.name_key')
+      .limit(10_000)
+      .select(...FILE_COLS.map((c) => `f.${c}`), ...VERSION_COLS.map((c) => `v.${c} as v_${c}`));
+    if (ids) q.whereIn('f.id', ids);
+    else q.whereIn('f.folder_id', [...paths.keys()]);
+    const rows = (await q) as Array<Record<string, unknown>>;
+    return rows.map((r) => {
+      const version = normVersion(Object.fromEntries(VERSION_COLS.map((c) => [c, r[`v_${c}`]])));
+      return { path: ids ? [] : (paths.get(String(r.folder_id)) ?? []), file: normFile(r), version };
+    });
+  }
+
+  workspace.get('/folders/:folderId/zip', authorize('download', 'File'), async (req, res, next) => {
+    const folder = await findFolder(req, String(req.params.folderId));
+    if (!folder) return next(notFound());
+    const entries = await zipEntries(req, await descendants(req, folder.id));
+    await receipt(req, entries.map((e) => ({ file: e.file, versionId: e.version.id })), 'zip', { folderId: folder.id });
+    sendZip(req, res, storage, db, `${folder.name}.zip`, entries);
+  });
+
+  workspace.post('/zip', authorize('download', 'File'), async (req, res, next) => {
+    const parsed = zipForm.safeParse(formBody(req.body));
+    if (!parsed.success) return next(fail(400, 'choose files to download'));
+    const ids = ([] as string[]).concat(parsed.data.ids);
+    const entries = await zipEntries(req, [], ids);
+    if (!entries.length) return next(notFound());
+    await receipt(req, entries.map((e) => ({ file: e.file, versionId: e.version.id })), 'zip', { folderId: '' });
+    sendZip(req, res, storage, db, `${req.ctx.workspace!.slug}-files.zip`, entries);
+  });
+
+  // ---- uploads
+
+  /** Record uploaded blobs as files and versions, in one transaction with their audit events. */
+  async function commitUploads(req: Request, folder: FolderRow, incoming: IncomingFile[], opts: { area: 'shared' | 'internal'; deliverable: boolean }): Promise<string | null> {
+    const ws = req.ctx.workspace!;
+    try {
+      await transaction(db, async (trx) => {
+        const scope = req.ctx.scope!.in(trx);
+        // Quota again inside the transaction: two uploads racing must not both squeeze in.
+        const total = incoming.reduce((n, f) => n + f.blob.size, 0);
+        if ((await usedBytes(req, trx)) + total > settings.quotaBytes) throw new AtriumError('ATR_TOO_LARGE', 'quota', { status: 413 });
+        const now = deps.now();
+        for (const f of incoming) {
+          const existing = await scope.table('files_files').where({ id: f.fileId }).first('id', 'area', 'deleted_at');
+          const max = existing ? ((await scope.table('files_versions').where({ file_id: f.fileId }).max({ n: 'number' }).first()) as { n: number | null }) : { n: 0 };
+          const number = Number(max?.n ?? 0) + 1;
+          await storage.record(trx, f.blob, { plugin: 'files', workspaceId: ws.id });
+          if (!existing) {
+            await scope.insert('files_files', {
+              id: f.fileId,
+              folder_id: folder.id || null,
+              name: f.name,
+              name_key: nameKey(f.name),
+              area: opts.area,
+              current_version_id: null,
+              size: f.blob.size,
+              content_type: f.contentType,
+              delivered_at: null,
+              delivered_by: null,
+              created_by: req.ctx.user!.id,
+              created_at: now,
+              updated_at: now,
+              deleted_at: null,
+              deleted_by: null,
+            });
+          }
+          await scope.insert('files_versions', { id: f.versionId, file_id: f.fileId, number, blob_key: f.blob.key, size: f.blob.size, sha256: f.blob.sha256, content_type: f.contentType, uploaded_by: req.ctx.user!.id, created_at: now });
+          await scope.table('files_files').where({ id: f.fileId }).update({ current_version_id: f.versionId, size: f.blob.size, content_type: f.contentType, updated_at: now });
+          await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.version.create', subjectType: 'File', subjectId: f.fileId, detail: { versionId: f.versionId, number, size: f.blob.size, sha256: f.blob.sha256, name: f.name } });
+          events.publish(trx, 'files.version.created', { workspaceId: ws.id, fileId: f.fileId, versionId: f.versionId, number });
+          const area = existing ? String(existing.area) : opts.area;
+          if (opts.deliverable && area === 'shared') await deliver(deps, trx, req.ctx.actor(), ws, { id: f.fileId, name: f.name }, now);
+        }
+      });
+      return null;
+    } catch (err) {
+      await Promise.all(incoming.map((f) => storage.discard(f.blob)));
+      if (err instanceof AtriumError && err.code === 'ATR_TOO_LARGE') return 'These files do not fit in this workspace’s storage quota.';
+      if (/unique|constraint/i.test((err as Error).message)) return 'Someone else uploaded a file with the same name at the same moment. Try again.';
+      throw err;
+    }
+  }
+
+  async function upload(req: Request, res: Response, folder: FolderRow, fixed?: FileRow) {
+    const staff = isStaff(req);
+    const quotaLeft = settings.quotaBytes - (await usedBytes(req));
+    const result = await receiveUpload(req, storage, { maxFileBytes: settings.maxFileBytes, quotaLeft, maxFiles: fixed ? 1 : settings.maxFiles, maxFields: settings.maxFields }, async (name) => {
+      if (fixed) return { fileId: fixed.id, versionId: newId() };
+      // Same name in the same folder: a new version of that file, if this person may see it.
+      const same = await filesQuery(req).where({ name_key: nameKey(name) }).modify((q) => (folder.id ? q.where('folder_id', folder.id) : q.whereNull('folder_id'))).first('id', 'area');
+      if (same) return canOnRow(req.ctx.ability, 'upload', 'File', same) ? { fileId: String(same.id), versionId: newId() } : ({ name, message: `${name} already exists here.`, status: 400 } as UploadProblem);
+      // A name taken by a file this person cannot see (internal, or in the trash) is refused without saying why.
+      const hidden = await req.ctx.scope!.table('files_files').where({ name_key: nameKey(name) }).modify((q) => (folder.id ? q.where('folder_id', folder.id) : q.whereNull('folder_id'))).first('id');
+      if (hidden && !staff) return { name, message: `${name} cannot be used as a name here; rename the file and try again.`, status: 400 } as UploadProblem;
+      if (hidden) return { fileId: String(hidden.id), versionId: newId() };
+      return { fileId: newId(), versionId: newId() };
+    });
+    const requestedArea = staff && result.fields.area === 'internal' ? 'internal' : 'shared';
+    const area = folder.area === 'internal' ? 'internal' : requestedArea;
+    let problems = result.problems;
+    if (!problems.length && !result.files.length) problems = [{ name: '', message: 'Choose at least one file.', status: 400 }];
+    let status: number = problems.length ? (result.status === 200 ? 400 : result.status) : 200;
+    if (!problems.length) {
+      const quotaProblem = await commitUploads(req, folder, result.files, { area, deliverable: staff && result.fields.deliverable === 'yes' });
+      if (quotaProblem) {
+        problems = [{ name: '', message: quotaProblem, status: 413 }];
+        status = 413;
+      }
+    } else if (result.files.length) {
+      await Promise.all(result.files.map((f) => storage.discard(f.blob)));
+    }
+    if (!problems.length) res.setHeader('HX-Trigger', 'files-changed');
+    const names = result.files.map((f) => f.name);
+    if (!req.get('hx-request')) {
+      if (problems.length) throw new AtriumError(status === 413 ? 'ATR_TOO_LARGE' : status === 415 ? 'ATR_UNSUPPORTED_TYPE' : 'ATR_VALIDATION', problems.map((p) => p.message).join(' '), { status });
+      await req.ctx.flash('success', `Uploaded ${names.join(', ')}.`);
+      res.redirect(303, fixed ? `${base(req)}/f/${fixed.id}` : folder.id ? `${base(req)}/folders/${folder.id}` : `${base(req)}/`);
+      return;
+    }
+    await req.ctx.render('files/upload-result', { problems: problems.map((p) => ({ message: p.message })), uploaded: problems.length ? [] : names }, { status });
+  }
+
+  workspace.post('/upload', authorize('upload', 'File'), async (req, res, next) => {
+    const folderId = typeof req.query.folder === 'string' ? req.query.folder : '';
+    const folder = await folderOrRoot(req, folderId, settings);
+    if (!folder || !canInFolder(req, 'upload', folder)) return next(notFound());
+    await upload(req, res, folder);
+  });
+
+  workspace.post('/f/:fileId/versions', authorize('upload', 'File'), async (req, res, next) => {
+    const f = await fileOr404(req, next, { action: 'upload' });
+    if (!f) return;
+    const folder = await folderOf(req, f);
+    if (!canInFolder(req, 'upload', folder)) return next(notFound());
+    await upload(req, res, folder, f);
+  });
+
+  // ---- changes to one file
+
+  const organize = async (req: Request, next: NextFunction, opts: { trash?: boolean; action?: string } = {}) => {
+    const f = await fileOr404(req, next, { trash: opts.trash, action: opts.action ?? 'update' });
+    if (!f) return undefined;
+    if (!canInFolder(req, 'organize', await folderOf(req, f))) {
+      next(notFound());
+      return undefined;
+    }
+    return f;
+  };
+
+  const nameTaken = async (req: Request, trx: Trx, folderId: string | null, name: string, except: string) =>
+    Boolean(await req.ctx.scope!.in(trx).table('files_files').where({ name_key: nameKey(name) }).whereNot('id', except).modify((q) => (folderId ? q.where('folder_id', folderId) : q.whereNull('folder_id'))).first('id'));
+
+  workspace.post('/f/:fileId/rename', authorize('update', 'File'), async (req, res, next) => {
+    const f = await organize(req, next);
+    if (!f) return;
+    const parsed = renameForm.safeParse(formBody(req.body));
+    if (!parsed.success) return renderFile(req, f, { errors: fieldErrors(parsed.error), values: formBody(req.body) }, 400);
+    const folder = await folderOf(req, f);
+    const area = isStaff(req) && parsed.data.area && folder.area === 'shared' ? parsed.data.area : f.area;
+    const ws = req.ctx.workspace!;
+    const taken = await transaction(db, async (trx) => {
+      if (await nameTaken(req, trx, f.folder_id, parsed.data.name, f.id)) return true;
+      await req.ctx.scope!.in(trx).table('files_files').where({ id: f.id }).update({ name: parsed.data.name, name_key: nameKey(parsed.data.name), area, updated_at: deps.now() });
+      await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.file.rename', subjectType: 'File', subjectId: f.id, detail: { from: f.name, to: parsed.data.name, area } });
+      events.publish(trx, 'files.file.renamed', { workspaceId: ws.id, fileId: f.id });
+      return false;
+    });
+    if (taken) return renderFile(req, f, { errors: { name: 'Another file in this folder already has that name' }, values: formBody(req.body) }, 400);
+    await req.ctx.flash('success', 'Saved.');
+    res.redirect(303, `${base(req)}/f/${f.id}`);
+  });
+
+  workspace.post('/f/:fileId/move', authorize('update', 'File'), async (req, res, next) => {
+    const f = await organize(req, next);
+    if (!f) return;
+    const parsed = moveForm.safeParse(formBody(req.body));
+    const target = parsed.success ? await folderOrRoot(req, parsed.data.folder, settings) : undefined;
+    if (!target || !canInFolder(req, 'organize', target)) return renderFile(req, f, { errors: { folder: 'Choose a folder you can move files into' } }, 400);
+    const ws = req.ctx.workspace!;
+    // A file in an internal folder is internal; moving into a shared folder keeps its own area.
+    const area = target.area === 'internal' ? 'internal' : f.area;
+    const taken = await transaction(db, async (trx) => {
+      if (await nameTaken(req, trx, target.id || null, f.name, f.id)) return true;
+      await req.ctx.scope!.in(trx).table('files_files').where({ id: f.id }).update({ folder_id: target.id || null, area, updated_at: deps.now() });
+      await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.file.move', subjectType: 'File', subjectId: f.id, detail: { from: f.folder_id, to: target.id || null } });
+      events.publish(trx, 'files.file.moved', { workspaceId: ws.id, fileId: f.id });
+      return false;
+    });
+    if (taken) return renderFile(req, f, { errors: { folder: 'That folder already has a file with this name' } }, 400);
+    await req.ctx.flash('success', `Moved to ${target.id ? target.name : 'the top level'}.`);
+    res.redirect(303, `${base(req)}/f/${f.id}`);
+  });
+
+  workspace.post('/f/:fileId/delete', authorize('delete', 'File'), async (req, res, next) => {
+    const f = await organize(req, next, { action: 'delete' });
+    if (!f) return;
+    if (!empty.safeParse(formBody(req.body)).success) return next(fail(400, 'unexpected fields'));
+    const ws = req.ctx.workspace!;
+    await transaction(db, async (trx) => {
+      await req.ctx.scope!.in(trx).table('files_files').where({ id: f.id }).update({ deleted_at: deps.now(), deleted_by: req.ctx.user!.id });
+      await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.file.trash', subjectType: 'File', subjectId: f.id, detail: { name: f.name } });
+      events.publish(trx, 'files.file.trashed', { workspaceId: ws.id, fileId: f.id });
+    });
+    await req.ctx.flash('success', `${f.name} was moved to the trash. It can be restored for ${settings.trashDays} days.`);
+    res.redirect(303, f.folder_id ? `${base(req)}/folders/${f.folder_id}` : `${base(req)}/`);
+  });
+
+  workspace.post('/f/:fileId/restore', authorize('restore', 'File'), async (req, res, next) => {
+    const f = await fileOr404(req, next, { trash: true, action: 'restore' });
+    if (!f) return;
+    const ws = req.ctx.workspace!;
+    const folder = f.folder_id ? await findFolder(req, f.folder_id) : undefined;
+    const folderId = folder ? folder.id : null;
+    const ok = await transaction(db, async (trx) => {
+      if (await nameTaken(req, trx, folderId, f.name, f.id)) return false;
+      await req.ctx.scope!.in(trx).table('files_files').where({ id: f.id }).update({ deleted_at: null, deleted_by: null, folder_id: folderId });
+      await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.file.restore', subjectType: 'File', subjectId: f.id, detail: { name: f.name } });
+      events.publish(trx, 'files.file.restored', { workspaceId: ws.id, fileId: f.id });
+      return true;
+    });
+    await req.ctx.flash(ok ? 'success' : 'error', ok ? `${f.name} was restored${folder || !f.folder_id ? '' : ' to the top level (its folder is in the trash)'}.` : `A file named ${f.name} already exists there; rename it first.`);
+    res.redirect(303, ok ? `${base(req)}/f/${f.id}` : `${base(req)}/trash`);
+  });
+
+  workspace.post('/f/:fileId/v/:versionId/restore', authorize('history', 'File'), async (req, res, next) => {
+    const f = await fileOr404(req, next, { action: 'history' });
+    if (!f) return;
+    const v = await req.ctx.scope!.table('files_versions').where({ file_id: f.id, id: String(req.params.versionId) }).first(VERSION_COLS);
+    if (!v) return next(notFound());
+    const version = normVersion(v);
+    const ws = req.ctx.workspace!;
+    await transaction(db, async (trx) => {
+      await req.ctx.scope!.in(trx).table('files_files').where({ id: f.id }).update({ current_version_id: version.id, size: version.size, content_type: version.content_type, updated_at: deps.now() });
+      await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.version.restore', subjectType: 'File', subjectId: f.id, detail: { versionId: version.id, number: version.number } });
+      events.publish(trx, 'files.version.restored', { workspaceId: ws.id, fileId: f.id, versionId: version.id, number: version.number });
+    });
+    await req.ctx.flash('success', `Version ${version.number} is the current version again.`);
+    res.redirect(303, `${base(req)}/f/${f.id}`);
+  });
+
+  workspace.post('/f/:fileId/deliver', authorize('deliver', 'File'), async (req, res, next) => {
+    const f = await fileOr404(req, next, { action: 'deliver' });
+    if (!f) return;
+    if (f.area !== 'shared') return renderFile(req, f, { errors: { deliver: 'Only files shared with the client can be delivered' } }, 400);
+    if (f.delivered_at === null) await transaction(db, (trx) => deliver(deps, trx, req.ctx.actor(), req.ctx.workspace!, f, deps.now()));
+    await req.ctx.flash('success', `${f.name} was delivered; the workspace's people have been notified.`);
+    res.redirect(303, `${base(req)}/f/${f.id}`);
+  });
+
+  // ---- folders
+
+  workspace.post('/folders', authorize('create', 'Folder'), async (req, res) => {
+    const parsed = folderForm.safeParse(formBody(req.body));
+    const parent = parsed.success ? await folderOrRoot(req, parsed.data.parent, settings) : rootFolder(settings);
+    if (!parsed.success || !parent) return page(req, parent ?? rootFolder(settings), { folderErrors: parsed.success ? { parent: 'That folder no longer exists' } : fieldErrors(parsed.error), folderValues: formBody(req.body) }, 400);
+    const ws = req.ctx.workspace!;
+    const area = parent.area === 'internal' ? 'internal' : (parsed.data.area ?? 'shared');
+    const id = newId();
+    const taken = await transaction(db, async (trx) => {
+      const dup = await req.ctx.scope!.in(trx).table('files_folders').whereNull('deleted_at').whereRaw('lower(name) = ?', [parsed.data.name.toLowerCase()]).modify((q) => (parent.id ? q.where('parent_id', parent.id) : q.whereNull('parent_id'))).first('id');
+      if (dup) return true;
+      await req.ctx.scope!.in(trx).insert('files_folders', { id, parent_id: parent.id || null, name: parsed.data.name, area, client_access: parsed.data.client_access ?? 'view', created_by: req.ctx.user!.id, created_at: deps.now(), deleted_at: null });
+      await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.folder.create', subjectType: 'Folder', subjectId: id, detail: { name: parsed.data.name, area } });
+      events.publish(trx, 'files.folder.created', { workspaceId: ws.id, folderId: id });
+      return false;
+    });
+    if (taken) return page(req, parent, { folderErrors: { name: 'A folder with this name already exists here' }, folderValues: formBody(req.body) }, 400);
+    await req.ctx.flash('success', `Folder ${parsed.data.name} created.`);
+    res.redirect(303, `${base(req)}/folders/${id}`);
+  });
+
+  workspace.post('/folders/:folderId', authorize('update', 'Folder'), async (req, res, next) => {
+    const folder = await findFolder(req, String(req.params.folderId));
+    if (!folder || !canOnRow(req.ctx.ability, 'update', 'Folder', folder)) return next(notFound());
+    const parsed = folderUpdateForm.safeParse(formBody(req.body));
+    if (!parsed.success) return page(req, folder, { folderEditErrors: fieldErrors(parsed.error) }, 400);
+    const ws = req.ctx.workspace!;
+    await transaction(db, async (trx) => {
+      await req.ctx.scope!.in(trx).table('files_folders').where({ id: folder.id }).update({ name: parsed.data.name, client_access: parsed.data.client_access });
+      await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.folder.update', subjectType: 'Folder', subjectId: folder.id, detail: { name: parsed.data.name, clientAccess: parsed.data.client_access } });
+    });
+    await req.ctx.flash('success', 'Folder saved.');
+    res.redirect(303, `${base(req)}/folders/${folder.id}`);
+  });
+
+  workspace.post('/folders/:folderId/delete', authorize('delete', 'Folder'), async (req, res, next) => {
+    const folder = await findFolder(req, String(req.params.folderId));
+    if (!folder || !canOnRow(req.ctx.ability, 'delete', 'Folder', folder)) return next(notFound());
+    const ws = req.ctx.workspace!;
+    const all = await descendants(req, folder.id);
+    const ids = all.map((d) => d.id);
+    await transaction(db, async (trx) => {
+      const now = deps.now();
+      const scope = req.ctx.scope!.in(trx);
+      const n = await scope.table('files_files').whereIn('folder_id', ids).whereNull('deleted_at').update({ deleted_at: now, deleted_by: req.ctx.user!.id });
+      await scope.table('files_folders').whereIn('id', ids).update({ deleted_at: now });
+      await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.folder.trash', subjectType: 'Folder', subjectId: folder.id, detail: { name: folder.name, folders: ids.length, files: n } });
+    });
+    await req.ctx.flash('success', `${folder.name} and everything in it was moved to the trash.`);
+    res.redirect(303, folder.parent_id ? `${base(req)}/folders/${folder.parent_id}` : `${base(req)}/`);
+  });
+
+  // ---- trash and the delivery report (staff)
+
+  workspace.get('/trash', authorize('restore', 'File'), async (req) => {
+    const rows = ((await filesQuery(req, { trash: true, action: 'restore' }).orderBy('deleted_at', 'desc').limit(500).select(FILE_COLS)) as Array<Record<string, unknown>>).map(normFile);
+    await req.ctx.render(
+      'files/trash',
+      { files: rows.map((f) => ({ ...fileView(req, f), deletedAt: f.deleted_at, restore: `${base(req)}/f/${f.id}/restore`, purgeAt: (f.deleted_at ?? 0) + settings.trashDays * 86_400_000 })), days: settings.trashDays, backHref: `${base(req)}/` },
+      { title: 'Trash' },
+    );
+  });
+
+  workspace.get('/report.csv', authorize('history', 'File'), async (req, res) => {
+    const ws = req.ctx.workspace!;
+    await transaction(db, (trx) => audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.report.export', subjectType: 'Workspace', subjectId: ws.id }));
+    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="delivery-report-${ws.slug}.csv"`);
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    res.setHeader('Cache-Control', 'no-store');
+    res.write('\ufeff' + csvRow(['file', 'delivered at (UTC)', 'version', 'downloaded by', 'email', 'via', 'downloaded at (UTC)']));
+    let offset = 0;
+    for (;;) {
+      const rows = (await req.ctx.scope!
+        .table('files_downloads', 'd')
+        .join('files_files as f', function () {
+          this.on('f.id', '=', 'd.file_id').andOn('f.workspace_id', '=', 'd.workspace_id');
+        })
+        .leftJoin('files_versions as v', function () {
+          this.on('v.id', '=', 'd.version_id').andOn('v.workspace_id', '=', 'd.workspace_id');
+        })
+        .leftJoin('users as u', 'u.id', 'd.user_id')
+        .orderBy('d.created_at')
+        .orderBy('d.id')
+        .limit(1000)
+        .offset(offset)
+        .select('f.name', 'f.delivered_at', 'v.number', 'u.name as who', 'u.email', 'd.via', 'd.created_at')) as Array<Record<string, unknown>>;
+      for (const r of rows) res.write(csvRow([String(r.name), r.delivered_at == null ? '' : iso(Number(r.delivered_at)), r.number == null ? '' : String(r.number), String(r.who ?? ''), String(r.email ?? ''), String(r.via), iso(Number(r.created_at))]));
+      if (rows.length < 1000) break;
+      offset += 1000;
+    }
+    res.end();
+  });
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** One CSV line; cells a spreadsheet would run as a formula get a leading quote. */
+export function csvRow(cells: string[]): string {
+  return `${cells
+    .map((c) => {
+      const v = /^[=+\-@\t\r]/.test(c) ? `'${c}` : c;
+      return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+    })
+    .join(',')}\r\n`;
+}

@@ -1,0 +1,105 @@
+// Work the files plugin does outside a request: delivering (notifying the workspace), purging the
+// trash after its retention period, and scrubbing every stored version. Jobs that span workspaces
+// read by explicit workspace id from each row they touch; nothing here serves a request.
+import type { Logger } from 'pino';
+import { membersOf, transaction, type AuditEntry, type Db, type StorageService, type Trx, type Tokens, type Token } from '../../core/index.ts';
+import { bindFor } from './download.ts';
+
+const DAY = 86_400_000;
+
+/** The type of a kernel service, from its token. */
+type Service<K extends keyof typeof Tokens> = (typeof Tokens)[K] extends Token<infer U> ? U : never;
+
+export interface FilesDeps {
+  db: Db;
+  storage: StorageService;
+  audit: Service<'Audit'>;
+  events: Service<'Events'>;
+  notifications: Service<'Notifications'>;
+  logger: Logger;
+}
+
+/**
+ * Mark a file as a deliverable and notify every member of its workspace except the person who
+ * delivered it, by their own preference (at once, daily digest, or off), in `trx`.
+ */
+export async function deliver(
+  deps: FilesDeps,
+  trx: Trx,
+  actor: Pick<AuditEntry, 'actorId' | 'ip' | 'userAgent'>,
+  ws: { id: string; slug: string; name: string },
+  file: { id: string; name: string },
+  now: number,
+): Promise<void> {
+  await trx('files_files').where({ workspace_id: ws.id, id: file.id }).update({ delivered_at: now, delivered_by: actor.actorId ?? null });
+  await deps.audit.record(trx, { ...actor, workspaceId: ws.id, action: 'files.file.deliver', subjectType: 'File', subjectId: file.id, detail: { name: file.name } });
+  const people = [...(await membersOf(trx, ws.id, { staff: false, limit: 1000 })), ...(await membersOf(trx, ws.id, { staff: true, limit: 1000 }))];
+  await deps.notifications.notify(
+    trx,
+    people
+      .filter((p) => p.userId !== actor.actorId)
+      .map((p) => ({
+        userId: p.userId,
+        workspaceId: ws.id,
+        kind: 'files.deliverable',
+        subject: `New deliverable: ${file.name}`,
+        text: `${file.name} has been delivered to ${ws.name}. You can download it from the portal.`,
+        link: `/w/${ws.slug}/files/f/${file.id}`,
+      })),
+  );
+  deps.events.publish(trx, 'files.file.delivered', { workspaceId: ws.id, fileId: file.id });
+}
+
+/** Delete files (and their versions and bytes) that have been in the trash longer than `days`. */
+export async function purgeTrash(deps: FilesDeps, days: number, now = Date.now()): Promise<number> {
+  const cutoff = now - days * DAY;
+  // A firm-wide job: each row carries its workspace, and everything below is keyed by it.
+  const due = (await deps.db('files_files').whereNotNull('deleted_at').andWhere('deleted_at', '<', cutoff).limit(500).select('id', 'workspace_id', 'name')) as Array<{ id: string; workspace_id: string; name: string }>;
+  for (const f of due) {
+    await transaction(deps.db, async (trx) => {
+      const versions = (await trx('files_versions').where({ workspace_id: f.workspace_id, file_id: f.id }).pluck('blob_key')) as string[];
+      await trx('files_downloads').where({ workspace_id: f.workspace_id, file_id: f.id }).delete();
+      await trx('files_versions').where({ workspace_id: f.workspace_id, file_id: f.id }).delete();
+      for (const key of versions) await deps.storage.remove(trx, key);
+      await trx('files_files').where({ workspace_id: f.workspace_id, id: f.id }).delete();
+      await deps.audit.record(trx, { actorId: null, workspaceId: f.workspace_id, action: 'files.file.purge', subjectType: 'File', subjectId: f.id, detail: { name: f.name, versions: versions.length } });
+    });
+  }
+  // Folders in the trash that no longer hold anything go too.
+  const folders = (await deps.db('files_folders').whereNotNull('deleted_at').andWhere('deleted_at', '<', cutoff).limit(500).select('id', 'workspace_id')) as Array<{ id: string; workspace_id: string }>;
+  for (const d of folders) {
+    const used = await deps.db('files_files').where({ workspace_id: d.workspace_id, folder_id: d.id }).first('id');
+    const child = await deps.db('files_folders').where({ workspace_id: d.workspace_id, parent_id: d.id }).first('id');
+    if (!used && !child) await deps.db('files_folders').where({ workspace_id: d.workspace_id, id: d.id }).delete();
+  }
+  return due.length;
+}
+
+export interface ScrubReport {
+  checked: number;
+  corrupt: Array<{ workspaceId: string; fileId: string; versionId: string; reason: string }>;
+}
+
+/** Read and authenticate every stored version; audit each corrupt one (`files.version.corrupt`). */
+export async function scrub(deps: FilesDeps, onProgress?: (n: number) => void): Promise<ScrubReport> {
+  const report: ScrubReport = { checked: 0, corrupt: [] };
+  let after = '';
+  for (;;) {
+    const rows = (await deps.db('files_versions').where('id', '>', after).orderBy('id').limit(500).select('id', 'workspace_id', 'file_id', 'blob_key')) as Array<{ id: string; workspace_id: string; file_id: string; blob_key: string }>;
+    if (!rows.length) break;
+    for (const v of rows) {
+      after = v.id;
+      const reason = await deps.storage.verify(deps.db, v.blob_key, bindFor(v.file_id, v.id));
+      report.checked++;
+      onProgress?.(report.checked);
+      if (reason) {
+        report.corrupt.push({ workspaceId: v.workspace_id, fileId: v.file_id, versionId: v.id, reason });
+        await transaction(deps.db, (trx) =>
+          deps.audit.record(trx, { actorId: null, userAgent: 'atrium-cli', workspaceId: v.workspace_id, action: 'files.version.corrupt', subjectType: 'FileVersion', subjectId: v.id, detail: { fileId: v.file_id, reason: reason.slice(0, 300) } }),
+        );
+      }
+    }
+  }
+  return report;
+}
+

@@ -1,0 +1,23 @@
+// The plugin's settings (plugins.settings.files), defaults from SECURITY.md section 3.
+import { z } from 'zod';
+
+const MiB = 1024 * 1024;
+
+export const settingsSchema = z.strictObject({
+  /** Largest file accepted, in bytes: 25 MiB by default, at most 200 MiB. */
+  maxFileBytes: z.number().int().min(1).max(200 * MiB).default(25 * MiB),
+  /** Storage per workspace, every version and the trash included: 10 GiB by default. */
+  quotaBytes: z.number().int().min(1).default(10 * 1024 * MiB),
+  /** Files per upload request. */
+  maxFiles: z.number().int().min(1).max(100).default(20),
+  /** Form fields per upload request. */
+  maxFields: z.number().int().min(1).max(1000).default(100),
+  /** Rows per page in file lists. */
+  pageSize: z.number().int().min(5).max(500).default(50),
+  /** Days a deleted file stays restorable in the trash. */
+  trashDays: z.number().int().min(1).max(3650).default(30),
+  /** What clients may do at the top level (folders set their own): view or upload. */
+  rootClientAccess: z.enum(['view', 'upload']).default('upload'),
+});
+
+export type FilesSettings = z.infer<typeof settingsSchema>;
