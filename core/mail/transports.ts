@@ -5,8 +5,8 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import nodemailer from 'nodemailer';
-import MailComposer from 'nodemailer/lib/mail-composer';
+// nodemailer is imported on first use: a process that sends no mail never loads it.
+import type nodemailer from 'nodemailer';
 import type { AtriumConfig } from '../config/schema.ts';
 
 export interface ComposedMail {
@@ -27,6 +27,7 @@ export interface MailTransport {
 
 /** Build the RFC 5322 message once; every transport sends these exact bytes. */
 export async function compose(mail: ComposedMail): Promise<Buffer> {
+  const { default: MailComposer } = await import('nodemailer/lib/mail-composer');
   const composer = new MailComposer({
     from: mail.from,
     to: mail.to,
@@ -75,26 +76,31 @@ export class FileTransport implements MailTransport {
 
 export class SmtpTransport implements MailTransport {
   readonly kind = 'smtp';
-  private readonly transporter: ReturnType<typeof nodemailer.createTransport>;
+  private transporter: Promise<ReturnType<typeof nodemailer.createTransport>> | undefined;
 
-  constructor(cfg: AtriumConfig['mail']['smtp']) {
-    this.transporter = nodemailer.createTransport({
-      host: cfg.host,
-      port: cfg.port,
-      secure: cfg.secure,
-      requireTLS: cfg.requireTLS && !cfg.ignoreTLS,
-      ignoreTLS: cfg.ignoreTLS,
-      ...(cfg.user ? { auth: { user: cfg.user, pass: cfg.pass } } : {}),
-      disableFileAccess: true,
-      disableUrlAccess: true,
-      connectionTimeout: 15_000,
-      greetingTimeout: 15_000,
-      socketTimeout: 30_000,
-    });
+  constructor(private readonly cfg: AtriumConfig['mail']['smtp']) {}
+
+  private connect() {
+    const cfg = this.cfg;
+    return (this.transporter ??= import('nodemailer').then(({ default: mailer }) =>
+      mailer.createTransport({
+        host: cfg.host,
+        port: cfg.port,
+        secure: cfg.secure,
+        requireTLS: cfg.requireTLS && !cfg.ignoreTLS,
+        ignoreTLS: cfg.ignoreTLS,
+        ...(cfg.user ? { auth: { user: cfg.user, pass: cfg.pass } } : {}),
+        disableFileAccess: true,
+        disableUrlAccess: true,
+        connectionTimeout: 15_000,
+        greetingTimeout: 15_000,
+        socketTimeout: 30_000,
+      }),
+    ));
   }
 
   async send(raw: Buffer, mail: ComposedMail): Promise<void> {
-    await this.transporter.sendMail({
+    await (await this.connect()).sendMail({
       envelope: { from: mail.from.address, to: [mail.to] },
       raw,
       disableFileAccess: true,
@@ -103,7 +109,7 @@ export class SmtpTransport implements MailTransport {
   }
 
   close(): void {
-    this.transporter.close();
+    void this.transporter?.then((t) => t.close());
   }
 }
 

@@ -23,7 +23,6 @@ import type { BlobStore } from './adapter.ts';
 import { ALG, DecryptStream, EncryptStream, HEADER, blobSize, cipherRange, integrity, readHeader, unwrapKey, wrapKey } from './crypto.ts';
 import { KeyRing } from './keys.ts';
 import { LocalBlobStore } from './local.ts';
-import { S3BlobStore } from './s3.ts';
 
 export type { BlobStore } from './adapter.ts';
 export { KeyRing } from './keys.ts';
@@ -56,7 +55,7 @@ interface BlobRow {
 
 export function createBlobStore(config: AtriumConfig): BlobStore {
   const s = config.storage;
-  if (s.driver === 's3') return new S3BlobStore(s.s3);
+  if (s.driver === 's3') return lazyS3(s.s3);
   return new LocalBlobStore(s.dir ? resolve(s.dir) : join(config.dataDir, 'blobs'));
 }
 
@@ -255,4 +254,24 @@ export class StorageService {
     this.timer = undefined;
     await this.running;
   }
+}
+
+/**
+ * The S3 client is large (hundreds of milliseconds to import); load it on first use so a
+ * local-disk installation never pays for it at start-up.
+ */
+function lazyS3(cfg: ConstructorParameters<typeof import('./s3.ts').S3BlobStore>[0]): BlobStore {
+  let real: Promise<BlobStore> | undefined;
+  const load = () => (real ??= import('./s3.ts').then((m) => new m.S3BlobStore(cfg)));
+  return {
+    kind: 's3',
+    put: async (source) => (await load()).put(source),
+    get: async (key, range) => (await load()).get(key, range),
+    size: async (key) => (await load()).size(key),
+    delete: async (key) => (await load()).delete(key),
+    cleanPartial: async (olderThan) => (await load()).cleanPartial(olderThan),
+    async *list() {
+      yield* (await load()).list();
+    },
+  };
 }

@@ -5,7 +5,7 @@
 // entry names are sanitised.
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
-import { ZipArchive } from 'archiver';
+import type { ZipArchive as ZipArchiveType } from 'archiver';
 import type { Db, StorageService, Trx } from '../../core/index.ts';
 import type { FileRow, VersionRow } from './repo.ts';
 import { COMPRESSED } from './sniff.ts';
@@ -137,7 +137,9 @@ export interface ZipEntry {
 }
 
 /** Stream a zip of `entries`; entry names are unique and sanitised. */
-export function sendZip(req: Request, res: Response, storage: StorageService, db: Db, zipName: string, entries: ZipEntry[]): void {
+export async function sendZip(req: Request, res: Response, storage: StorageService, db: Db, zipName: string, entries: ZipEntry[]): Promise<void> {
+  // archiver is imported on first use: it is large and most requests never zip.
+  const { ZipArchive } = (await import('archiver')) as { ZipArchive: typeof ZipArchiveType };
   fileHeaders(res, zipName, 'application/zip');
   res.status(200);
   const archive = new ZipArchive({ zlib: { level: 6 }, highWaterMark: 64 * 1024 });

@@ -329,7 +329,7 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     if (!folder) return next(notFound());
     const entries = await zipEntries(req, await descendants(req, folder.id));
     await receipt(req, entries.map((e) => ({ file: e.file, versionId: e.version.id })), 'zip', { folderId: folder.id });
-    sendZip(req, res, storage, db, `${folder.name}.zip`, entries);
+    await sendZip(req, res, storage, db, `${folder.name}.zip`, entries);
   });
 
   workspace.post('/zip', authorize('download', 'File'), async (req, res, next) => {
@@ -339,7 +339,7 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     const entries = await zipEntries(req, [], ids);
     if (!entries.length) return next(notFound());
     await receipt(req, entries.map((e) => ({ file: e.file, versionId: e.version.id })), 'zip', { folderId: '' });
-    sendZip(req, res, storage, db, `${req.ctx.workspace!.slug}-files.zip`, entries);
+    await sendZip(req, res, storage, db, `${req.ctx.workspace!.slug}-files.zip`, entries);
   });
 
   // ---- uploads
