@@ -5,27 +5,14 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { freshDatabase, startApp, FIXTURE, type TestDb } from './helpers/app.ts';
+import { cliEnv, freshDatabase, startApp, FIXTURE, type TestDb } from './helpers/app.ts';
 import { COMMANDS } from '../core/cli/commands.ts';
 
 const run = promisify(execFile);
 const test = suite('cli');
 let db: TestDb;
 
-function envFor(d: TestDb, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ATRIUM_') && k !== 'DATABASE_URL' && k !== 'PORT'));
-  const dbo = d.overrides.database as { url: string; schema?: string };
-  return {
-    ...clean,
-    ATRIUM_DATA_DIR: d.dataDir,
-    ATRIUM_LOG_LEVEL: 'warn',
-    ATRIUM_ARGON2_MEMORY_KIB: '19456',
-    ATRIUM_ARGON2_ITERATIONS: '2',
-    ...(dbo.url ? { DATABASE_URL: dbo.url } : {}),
-    ...(dbo.schema ? { ATRIUM_DB_SCHEMA: dbo.schema } : {}),
-    ...extra,
-  };
-}
+const envFor = cliEnv;
 
 async function atrium(args: string[], extra: Record<string, string> = {}): Promise<{ code: number; out: string; err: string }> {
   try {

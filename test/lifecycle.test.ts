@@ -7,7 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { freshDatabase, FIXTURE, type TestDb } from './helpers/app.ts';
+import { cliEnv, freshDatabase, FIXTURE, type TestDb } from './helpers/app.ts';
 import { HttpClient } from './helpers/http.ts';
 import { startProcess } from './helpers/process.ts';
 
@@ -16,21 +16,10 @@ const test = suite('lifecycle');
 let db: TestDb;
 
 function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ATRIUM_') && k !== 'DATABASE_URL' && k !== 'PORT'));
-  const dbo = db.overrides.database as { url: string; schema?: string };
   const config = join(db.dataDir, 'config.json');
   writeFileSync(config, JSON.stringify({ plugins: { enabled: [FIXTURE], settings: { fixture: { destroyMarker: join(db.dataDir, 'destroyed') } } } }));
-  return {
-    ...clean,
-    PORT: '0',
-    ATRIUM_CONFIG: config,
-    ATRIUM_DATA_DIR: db.dataDir,
-    ATRIUM_ARGON2_MEMORY_KIB: '19456',
-    ATRIUM_ARGON2_ITERATIONS: '2',
-    ...(dbo.url ? { DATABASE_URL: dbo.url } : {}),
-    ...(dbo.schema ? { ATRIUM_DB_SCHEMA: dbo.schema } : {}),
-    ...extra,
-  };
+  // Info-level logs: the test reads the "atrium listening" line for the port.
+  return cliEnv(db, { PORT: '0', ATRIUM_CONFIG: config, ATRIUM_LOG_LEVEL: 'info', ...extra });
 }
 
 test.before(async () => {

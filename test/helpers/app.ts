@@ -112,3 +112,22 @@ export async function setupOwner(app: TestApp, opts: { demo?: boolean; password?
 }
 
 export const DEMO_PASSWORD = 'demo-password-for-tests';
+
+/**
+ * Environment for running `bin/atrium.js` as a child process against `db`: the caller's
+ * environment without any ATRIUM_*, DATABASE_URL or PORT, plus this database and fast hashing.
+ */
+export function cliEnv(db: TestDb, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('ATRIUM_') && k !== 'DATABASE_URL' && k !== 'PORT'));
+  const dbo = db.overrides.database as { url: string; schema?: string };
+  return {
+    ...clean,
+    ATRIUM_DATA_DIR: db.dataDir,
+    ATRIUM_LOG_LEVEL: 'warn',
+    ATRIUM_ARGON2_MEMORY_KIB: String(FAST_AUTH.argon2MemoryKiB),
+    ATRIUM_ARGON2_ITERATIONS: String(FAST_AUTH.argon2Iterations),
+    ...(dbo.url ? { DATABASE_URL: dbo.url } : {}),
+    ...(dbo.schema ? { ATRIUM_DB_SCHEMA: dbo.schema } : {}),
+    ...extra,
+  };
+}

@@ -5,7 +5,7 @@
 // (the workspace's `settings` JSON). Mounted after the /admin area guard.
 import { Router, type Request } from 'express';
 import { z } from 'zod';
-import { parseJson, transaction } from '../../db/index.ts';
+import { parseJson, toBool, transaction } from '../../db/index.ts';
 import { AtriumError } from '../../errors.ts';
 import { adminResetMfa, removeMembership, setDisabled } from '../../identity/people.ts';
 import { SECURITY_SETTING, workspaceRequiresMfa } from '../../identity/mfa.ts';
@@ -55,7 +55,7 @@ export function adminPeopleRoutes(deps: HttpDeps): Router {
           name: String(u.name),
           email: String(u.email),
           role: (u.firm_role as string | null) ?? 'client',
-          disabled: u.disabled === true || u.disabled === 1,
+          disabled: toBool(u.disabled),
           mfa: u.mfa_enabled_at != null,
           lastLoginAt: u.last_login_at == null ? null : Number(u.last_login_at),
         })),
@@ -90,7 +90,7 @@ export function adminPeopleRoutes(deps: HttpDeps): Router {
           name: String(u.name),
           email: String(u.email),
           role: (u.firm_role as string | null) ?? 'client',
-          disabled: u.disabled === true || u.disabled === 1,
+          disabled: toBool(u.disabled),
           mfa: u.mfa_enabled_at != null,
           createdAt: Number(u.created_at),
           lastLoginAt: u.last_login_at == null ? null : Number(u.last_login_at),
