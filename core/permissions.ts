@@ -28,7 +28,9 @@ export const KERNEL_PERMISSIONS: { subjects: Record<string, string[]>; grants: P
     owner: [{ action: 'manage', subject: 'all' }],
     admin: [{ action: 'manage', subject: 'all' }],
     staff: [
-      { action: 'read', subject: ['StaffArea', 'Workspace', 'Member'] },
+      { action: 'read', subject: ['StaffArea', 'Workspace', 'Member', 'Invitation'] },
+      // The account team invites the client's people into the workspaces it is assigned to.
+      { action: ['create', 'revoke'], subject: 'Invitation' },
     ],
     client_admin: [
       { action: 'read', subject: ['Workspace', 'Member', 'Invitation', 'AuditLog'] },

@@ -17,9 +17,13 @@ export type ClientRole = (typeof CLIENT_ROLES)[number];
 const RANK: Record<ClientRole, number> = { client_admin: 3, client_member: 2, client_viewer: 1 };
 export const ROLE_LABELS: Record<ClientRole, string> = { client_admin: 'Administrator', client_member: 'Member', client_viewer: 'Viewer' };
 
-/** Roles this person may hand out in this workspace: all client roles for owners and admins, else up to their own. */
+/**
+ * Roles this person may hand out in this workspace: all client roles for owners and admins and
+ * for the firm staff assigned to the workspace (its account team), else up to their own.
+ */
 export function invitableRoles(firmRole: FirmRole | null, workspaceRole: WorkspaceRole | null): ClientRole[] {
   if (firmRole === 'owner' || firmRole === 'admin') return [...CLIENT_ROLES];
+  if (firmRole === 'staff' && workspaceRole === 'staff') return [...CLIENT_ROLES];
   if (!workspaceRole || workspaceRole === 'staff') return [];
   const own = RANK[workspaceRole as ClientRole] ?? 0;
   return CLIENT_ROLES.filter((r) => RANK[r] <= own);

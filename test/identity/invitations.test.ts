@@ -42,7 +42,20 @@ test('who may invite whom: owners and admins any client role; a client admin up 
   assert.equal(invitableRoles(null, 'client_admin'), ['client_admin', 'client_member', 'client_viewer']);
   assert.equal(invitableRoles(null, 'client_member'), ['client_member', 'client_viewer']);
   assert.equal(invitableRoles(null, 'client_viewer'), ['client_viewer']);
-  assert.equal(invitableRoles('staff', 'staff'), []);
+  assert.equal(invitableRoles('staff', 'staff'), ['client_admin', 'client_member', 'client_viewer'], 'the account team of the workspace');
+  assert.equal(invitableRoles('staff', null), [], 'staff not assigned to the workspace');
+});
+
+test("staff of the workspace's account team invite a client; staff elsewhere get 404", async () => {
+  const sam = await as('sam.staff@firm.example');
+  const sent = await sam.postForm('/w/northwind/invitations', { email: 'eve@northwind.example', role: 'client_admin' });
+  assert.is(sent.status, 303);
+  const row = await app.kernel.db('invitations').where({ email: 'eve@northwind.example' }).first();
+  assert.is(row.role, 'client_admin');
+  assert.ok(await app.kernel.db('audit_events').where({ action: 'core.invitation.create', subject_id: row.id }).first());
+  await app.kernel.db('memberships').where({ user_id: (await app.kernel.db('users').where({ email: 'sam.staff@firm.example' }).first('id')).id }).andWhere('workspace_id', (await app.kernel.db('workspaces').where({ slug: 'globex' }).first('id')).id).delete();
+  const sam2 = await as('sam.staff@firm.example');
+  assert.is((await sam2.get('/w/globex/invitations')).status, 404);
 });
 
 test('a client admin invites a colleague; the link page spends nothing; accepting creates the account with the stored role, ignoring tampered fields', async () => {
