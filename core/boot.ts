@@ -72,6 +72,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   container.provide(Tokens.Views, { useValue: views });
   container.provide(Tokens.Notifications, { useValue: services.notifications });
   container.provide(Tokens.Storage, { useValue: services.storage });
+  container.provide(Tokens.Live, { useValue: services.live });
 
   const contexts = new Map<string, BootstrapContext>();
   // Plugins whose bootstrap ran: if a later step fails, they are destroyed in reverse order.
@@ -124,7 +125,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       navigation.addWidgets(p.id, p.def.widgets, p.settings);
     }
     const deps: HttpDeps = {
-      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, views, navigation, plugins, migrationSets,
+      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, views, navigation, plugins, migrationSets,
       assetVersion: `${KERNEL_VERSION}-${views.assetFingerprint([fileURLToPath(new URL('./assets', import.meta.url))])}`,
     };
     const mounts: PluginMount[] = [];
@@ -146,6 +147,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     mailWorker.start();
     services.notifications.start(db);
     services.storage.start(db);
+    await services.live.start(); // on PostgreSQL: the LISTEN connection, before any stream opens
     housekeeping = startHousekeeping(services);
 
     // 9. Listen last, so no request arrives at a half-built app.
@@ -178,6 +180,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
           for (const s of sockets) (s as { _httpMessage?: { shouldKeepAlive: boolean } })._httpMessage && ((s as { _httpMessage?: { shouldKeepAlive: boolean } })._httpMessage!.shouldKeepAlive = false);
           const sweep = setInterval(() => server!.closeIdleConnections(), 50);
           server.closeIdleConnections();
+          services.live.closeStreams(); // open event streams never go idle: end them so the server drains
           const timer = setTimeout(() => {
             logger.warn({ open: sockets.size }, 'shutdown timeout: closing remaining connections');
             for (const s of sockets) s.destroy();
@@ -197,6 +200,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
         housekeeping?.stop();
         await services.notifications.stop();
         await services.storage.stop();
+        await services.live.stop();
         await mailWorker.stop();
         await db.destroy();
         logger.info('atrium stopped');
@@ -209,6 +213,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     }
     housekeeping?.stop();
     await services.storage.stop().catch(() => {});
+    await services.live.stop().catch(() => {});
     await mailWorker.stop().catch(() => {});
     await db.destroy().catch(() => {});
     throw err;

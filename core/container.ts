@@ -14,6 +14,7 @@ import type { AuditService } from './audit.ts';
 import type { EventBus } from './events.ts';
 import type { NotificationService } from './notifications.ts';
 import type { StorageService } from './storage/index.ts';
+import type { LiveService } from './live.ts';
 import { AtriumError } from './errors.ts';
 
 /** Typed token: a symbol whose description names its owner (`core:db`, `files:storage`). */
@@ -33,6 +34,7 @@ export const Tokens = {
   Clock: token<Clock>('core:clock'),
   Notifications: token<NotificationService>('core:notifications'),
   Storage: token<StorageService>('core:storage'),
+  Live: token<LiveService>('core:live'),
 } as const;
 
 type Provider<T> = { useValue: T } | { useFactory: (c: Container) => T };

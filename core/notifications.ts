@@ -5,7 +5,8 @@
 import type { Logger } from 'pino';
 import type { AtriumConfig } from './config/schema.ts';
 import type { Clock } from './clock.ts';
-import { isPostgresClient, transaction, type Db, type Trx } from './db/index.ts';
+import { afterCommit, isPostgresClient, transaction, type Db, type Trx } from './db/index.ts';
+import type { LiveService } from './live.ts';
 import { newId } from './ids.ts';
 import type { MailService } from './mail.ts';
 import { renderMail } from './mail/templates.ts';
@@ -30,6 +31,28 @@ const DAY_MS = 24 * 3_600_000;
 export class NotificationService {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<unknown> | undefined;
+  private live: { service: LiveService; db: Db } | undefined;
+
+  /** After a notice commits, its recipient's open pages get the new count (GET /live). */
+  attachLive(service: LiveService, db: Db): void {
+    this.live = { service, db };
+  }
+
+  /** What the header shows: the person's notices on record (there is no read marker yet). */
+  static async count(db: Db, userId: string): Promise<number> {
+    const row = (await db('notifications').where({ user_id: userId }).count({ n: '*' }).first()) as { n: number | string } | undefined;
+    return Number(row?.n ?? 0);
+  }
+
+  private publishCounts(userIds: string[]): void {
+    const live = this.live;
+    if (!live) return;
+    for (const id of userIds) {
+      void NotificationService.count(live.db, id)
+        .then((n) => live.service.publish(id, 'notifications', String(n)))
+        .catch((err) => this.logger.warn({ err }, 'live notification count failed'));
+    }
+  }
 
   constructor(
     private readonly config: AtriumConfig,
@@ -81,6 +104,13 @@ export class NotificationService {
         });
         await this.mail.enqueue(trx, { to: user.email, subject: n.subject, text: body.text, html: body.html, workspaceId: n.workspaceId ?? null });
       }
+    }
+    const recipients = users.map((u) => u.id);
+    try {
+      afterCommit(trx, () => this.publishCounts(recipients));
+    } catch (err) {
+      // A transaction not opened with transaction() cannot take hooks: no live update, same notice.
+      this.logger.debug({ err }, 'live update skipped');
     }
   }
 

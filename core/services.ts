@@ -16,6 +16,7 @@ import type { MfaService } from './identity/mfa.ts';
 import type { MailWorker } from './mail/worker.ts';
 import { NotificationService } from './notifications.ts';
 import { StorageService, createBlobStore } from './storage/index.ts';
+import { LiveService } from './live.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -39,6 +40,8 @@ export interface Services {
   notifications: NotificationService;
   /** Encrypted blob storage (local disk or S3) and its orphan sweeper. */
   storage: StorageService;
+  /** Per-user live events (GET /live), across processes through LISTEN/NOTIFY on PostgreSQL. */
+  live: LiveService;
 }
 
 import { createDb } from './db/index.ts';
@@ -65,6 +68,9 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
   const mail = new Mail(clock, new URL(config.baseUrl).hostname);
   const mailWorker = new Relay(config, db, clock, logger, branding);
   mail.onQueued = () => mailWorker.kick();
+  const live = new LiveService(config, logger);
+  const notifications = new NotificationService(config, clock, mail, branding, logger);
+  notifications.attachLive(live, db);
   return {
     config,
     db,
@@ -80,7 +86,8 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     throttle: new Limits(db, clock),
     mfa: new Mfa(config, db, clock, passwords),
     mailWorker,
-    notifications: new NotificationService(config, clock, mail, branding, logger),
+    notifications,
+    live,
     storage: new StorageService(config, createBlobStore(config), clock, logger),
   };
 }

@@ -126,12 +126,19 @@ test('a state-changing request without a CSRF token is refused with 403 and chan
   assert.is(crossSite.status, 403);
   const foreignOrigin = await c.postForm('/admin/workspaces', { name: 'Sneaky Co' }, { headers: { origin: 'https://evil.example' } });
   assert.is(foreignOrigin.status, 403);
+  // An opaque origin is only accepted when Fetch Metadata says same-origin (a no-referrer page).
+  const opaqueCrossSite = await c.postForm('/admin/workspaces', { name: 'Sneaky Co' }, { headers: { origin: 'null', 'sec-fetch-site': 'cross-site' } });
+  assert.is(opaqueCrossSite.status, 403);
+  const opaqueNoMetadata = await c.postForm('/admin/workspaces', { name: 'Sneaky Co' }, { headers: { origin: 'null' } });
+  assert.is(opaqueNoMetadata.status, 403);
   assert.not.ok(await app.kernel.db('workspaces').where({ name: 'Sneaky Co' }).first());
   // Another session's token does not work either.
   const other = app.client();
   await other.get('/login');
   const foreign = await c.postForm('/admin/workspaces', { name: 'Sneaky Co' }, { csrf: other.csrf });
   assert.is(foreign.status, 403);
+  const opaqueSameOrigin = await c.postForm('/admin/workspaces', { name: 'Opaque Origin Co' }, { headers: { origin: 'null', 'sec-fetch-site': 'same-origin' } });
+  assert.is(opaqueSameOrigin.status, 303, 'a form posted from a no-referrer page of this site');
   // With the right token (as htmx sends it, in a header) the same request works.
   const ok = await c.request('POST', '/admin/workspaces', {
     body: new URLSearchParams({ name: 'Sneaky Co' }).toString(),

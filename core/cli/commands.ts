@@ -301,4 +301,5 @@ export const COMMANDS: Command[] = [
   ...auditCommands,
   ...keyCommands(withServices),
   doctorCommand,
+  ...(await import('./backup.ts')).backupCommands,
 ];

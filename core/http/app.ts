@@ -27,6 +27,8 @@ import { adminPeopleRoutes } from './routes/admin-people.ts';
 import { adminMailRoutes } from './routes/admin-mail.ts';
 import { extraHeaders, mfaGate, redactPath } from './security.ts';
 import { auditRoutes } from './routes/audit.ts';
+import { liveRoutes } from './routes/live.ts';
+import { NotificationService } from '../notifications.ts';
 import { workspacesFor } from '../identity/users.ts';
 import { WorkspaceScope } from '../tenancy.ts';
 
@@ -162,7 +164,10 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
     const site = req.get('sec-fetch-site');
     if (site && site !== 'same-origin' && site !== 'none') return next(new AtriumError('ATR_CSRF', 'cross-site request', { status: 403 }));
     const origin = req.get('origin');
-    if (origin && origin !== new URL(config.baseUrl).origin && origin !== `${req.protocol}://${req.get('host')}`) {
+    // A page served with `Referrer-Policy: no-referrer` (reset and invitation links) makes the
+    // browser send `Origin: null` on its own form posts; Fetch Metadata still says same-origin.
+    const opaqueButSameOrigin = origin === 'null' && site === 'same-origin';
+    if (origin && !opaqueButSameOrigin && origin !== new URL(config.baseUrl).origin && origin !== `${req.protocol}://${req.get('host')}`) {
       return next(new AtriumError('ATR_CSRF', 'foreign origin', { status: 403 }));
     }
     const sent = req.get('x-csrf-token') ?? (typeof req.body?._csrf === 'string' ? req.body._csrf : undefined);
@@ -196,6 +201,7 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
   app.use(adminMailRoutes(deps));
   app.use(invitationRoutes(deps));
   app.use(auditRoutes(deps));
+  app.use(liveRoutes(deps));
   for (const m of pluginMounts) {
     app.use(`/w/:workspace/${m.id}`, m.workspace);
     app.use(`/staff/${m.id}`, m.staff);
@@ -301,6 +307,7 @@ export async function render(deps: HttpDeps, req: Request, res: Response, view: 
     flash,
     assetVersion: deps.assetVersion,
     brandVersion: brand.version,
+    noticeCount: ctx.user ? await NotificationService.count(deps.db, ctx.user.id) : 0,
   };
   res.type('html').send(deps.views.renderLayout(opts.layout ?? 'main', layoutModel, data));
 }

@@ -17,6 +17,8 @@ import { AtriumError } from '../errors.ts';
 export const CHUNK = 64 * 1024;
 export const TAG = 16;
 export const HEADER = 16;
+/** Stream buffering only (not the format): EncryptStream buffers up to 1 MiB on each side. */
+const BATCH = 1024 * 1024;
 const MAGIC = Buffer.from('ATRS');
 const FORMAT = 1;
 export const ALG = 'aes-256-gcm-chunked-v1';
@@ -90,9 +92,17 @@ class Pending {
       if (first.length === n) this.parts.shift();
       else this.parts[0] = first.subarray(n);
     } else {
-      const all = Buffer.concat(this.parts);
-      out = all.subarray(0, n);
-      this.parts = all.length > n ? [all.subarray(n)] : [];
+      // Copy only the parts the slice spans, not everything pending.
+      out = Buffer.allocUnsafe(n);
+      let at = 0;
+      while (at < n) {
+        const p = this.parts[0]!;
+        const k = Math.min(p.length, n - at);
+        p.copy(out, at, 0, k);
+        at += k;
+        if (k === p.length) this.parts.shift();
+        else this.parts[0] = p.subarray(k);
+      }
     }
     this.length -= n;
     return out;
@@ -121,7 +131,7 @@ export class EncryptStream extends Transform {
     private readonly bind: Buffer,
     private readonly limit = Infinity,
   ) {
-    super({ readableHighWaterMark: CHUNK + TAG, writableHighWaterMark: CHUNK });
+    super({ readableHighWaterMark: BATCH, writableHighWaterMark: BATCH });
   }
 
   private header(): void {
@@ -136,7 +146,8 @@ export class EncryptStream extends Transform {
     this.hash.update(chunk);
     this.pending.push(chunk);
     this.header();
-    // Keep at least one byte back: only at the end do we know which chunk is the last.
+    // Keep at least one byte back: only at the end do we know which chunk is the last. Frames are
+    // pushed as they are (no copy); the 1 MiB buffers let the file stream gather them into writev.
     while (this.pending.length > CHUNK) {
       for (const part of sealChunk(this.key, this.prefix, this.bind, this.index++, false, this.pending.take(CHUNK))) this.push(part);
     }

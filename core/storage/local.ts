@@ -33,7 +33,7 @@ export class LocalBlobStore implements BlobStore {
     await mkdir(tmpDir, { recursive: true, mode: 0o700 });
     const temp = join(tmpDir, `${randomBytes(8).toString('hex')}.part`);
     try {
-      await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 }));
+      await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 }));
       // fsync through a second descriptor: the data written through the first is what it flushes.
       const fh = await open(temp, 'r+');
       try {

@@ -107,6 +107,7 @@ class LazyReadable extends Readable {
     this.opening = true;
     this.open().then(
       (s) => {
+        if (this.destroyed) return void s.destroy(); // the client left while the entry opened
         this.src = s;
         s.on('data', (c: Buffer) => {
           if (!this.push(c)) s.pause();
@@ -149,8 +150,13 @@ export async function sendZip(req: Request, res: Response, storage: StorageServi
     req.ctx.log.error({ err }, 'zip failed mid-stream');
     res.destroy(err);
   });
+  // Entry streams the archive has not finished (or reached) when the client goes away: abort()
+  // does not destroy them, so each is destroyed here and its file handle closed at once.
+  const sources: Readable[] = [];
   res.on('close', () => {
-    if (!res.writableFinished) archive.abort();
+    if (res.writableFinished) return;
+    archive.abort();
+    for (const s of sources) s.destroy();
   });
   archive.pipe(res);
   for (const e of entries) {
@@ -163,6 +169,7 @@ export async function sendZip(req: Request, res: Response, storage: StorageServi
     }
     used.add(name.toLowerCase());
     const src = new LazyReadable(async () => (await storage.open(db, e.version.blob_key, { bind: bindFor(e.file.id, e.version.id) })).stream);
+    sources.push(src);
     archive.append(src, { name, date: new Date(e.version.created_at), store: COMPRESSED.has(e.version.content_type) });
   }
   void archive.finalize();

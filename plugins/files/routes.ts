@@ -614,13 +614,53 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     res.redirect(303, folder.parent_id ? `${base(req)}/folders/${folder.parent_id}` : `${base(req)}/`);
   });
 
+  workspace.post('/folders/:folderId/restore', authorize('delete', 'Folder'), async (req, res, next) => {
+    const folder = await findFolder(req, String(req.params.folderId), { trash: true });
+    if (!folder || folder.deleted_at === null || !canOnRow(req.ctx.ability, 'delete', 'Folder', folder)) return next(notFound());
+    if (!empty.safeParse(formBody(req.body)).success) return next(fail(400, 'unexpected fields'));
+    const ws = req.ctx.workspace!;
+    // Its parent may be in the trash too: then it comes back at the top level.
+    const parent = folder.parent_id ? await findFolder(req, folder.parent_id) : undefined;
+    const parentId = parent ? parent.id : null;
+    // What went to the trash with it: the sub-folders trashed at the same moment, and their files.
+    const trashed = (await foldersQuery(req, { trash: true }).where('deleted_at', folder.deleted_at).select('id', 'parent_id')) as Array<{ id: string; parent_id: string | null }>;
+    const byParent = new Map<string, string[]>();
+    for (const r of trashed) if (r.parent_id) byParent.set(r.parent_id, [...(byParent.get(r.parent_id) ?? []), r.id]);
+    const ids = [folder.id];
+    for (let i = 0; i < ids.length && ids.length < 10_000; i++) ids.push(...(byParent.get(ids[i]!) ?? []));
+    const restored = await transaction(db, async (trx) => {
+      const scope = req.ctx.scope!.in(trx);
+      const dup = await scope.table('files_folders').whereNull('deleted_at').whereRaw('lower(name) = ?', [folder.name.toLowerCase()]).modify((q) => (parentId ? q.where('parent_id', parentId) : q.whereNull('parent_id'))).first('id');
+      if (dup) return null;
+      await scope.table('files_folders').whereIn('id', ids).update({ deleted_at: null });
+      await scope.table('files_folders').where({ id: folder.id }).update({ parent_id: parentId });
+      const fileIds = (await scope.table('files_files').whereIn('folder_id', ids).where('deleted_at', folder.deleted_at).pluck('id')) as string[];
+      if (fileIds.length) await scope.table('files_files').whereIn('id', fileIds).update({ deleted_at: null, deleted_by: null });
+      await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.folder.restore', subjectType: 'Folder', subjectId: folder.id, detail: { name: folder.name, folders: ids.length, files: fileIds.length } });
+      for (const fileId of fileIds) events.publish(trx, 'files.file.restored', { workspaceId: ws.id, fileId });
+      return fileIds.length;
+    });
+    if (restored === null) {
+      await req.ctx.flash('error', `A folder named ${folder.name} already exists there; rename it first.`);
+      return res.redirect(303, `${base(req)}/trash`);
+    }
+    await req.ctx.flash('success', `${folder.name} was restored with ${restored} file(s)${parent || !folder.parent_id ? '' : ' to the top level (its parent folder is in the trash)'}.`);
+    res.redirect(303, `${base(req)}/folders/${folder.id}`);
+  });
+
   // ---- trash and the delivery report (staff)
 
   workspace.get('/trash', authorize('restore', 'File'), async (req) => {
     const rows = ((await filesQuery(req, { trash: true, action: 'restore' }).orderBy('deleted_at', 'desc').limit(500).select(FILE_COLS)) as Array<Record<string, unknown>>).map(normFile);
+    const folders = ((await foldersQuery(req, { trash: true, action: 'delete' }).orderBy('deleted_at', 'desc').limit(500).select('id', 'name', 'deleted_at')) as Array<{ id: string; name: string; deleted_at: number | string }>).map((d) => ({
+      name: d.name,
+      deletedAt: Number(d.deleted_at),
+      restore: `${base(req)}/folders/${d.id}/restore`,
+      purgeAt: Number(d.deleted_at) + settings.trashDays * 86_400_000,
+    }));
     await req.ctx.render(
       'files/trash',
-      { files: rows.map((f) => ({ ...fileView(req, f), deletedAt: f.deleted_at, restore: `${base(req)}/f/${f.id}/restore`, purgeAt: (f.deleted_at ?? 0) + settings.trashDays * 86_400_000 })), days: settings.trashDays, backHref: `${base(req)}/` },
+      { folders, files: rows.map((f) => ({ ...fileView(req, f), deletedAt: f.deleted_at, restore: `${base(req)}/f/${f.id}/restore`, purgeAt: (f.deleted_at ?? 0) + settings.trashDays * 86_400_000 })), days: settings.trashDays, backHref: `${base(req)}/` },
       { title: 'Trash' },
     );
   });

@@ -10,6 +10,7 @@ import { streamFile } from '../app.ts';
 
 const require = createRequire(import.meta.url);
 const HTMX_FILE = join(dirname(require.resolve('htmx.org/package.json')), 'dist', 'htmx.min.js');
+const SSE_FILE = join(dirname(require.resolve('htmx-ext-sse/package.json')), 'dist', 'sse.min.js');
 const CORE_ASSETS = fileURLToPath(new URL('../../assets', import.meta.url));
 const TYPES: Record<string, string> = { css: 'text/css', js: 'text/javascript', svg: 'image/svg+xml', png: 'image/png', jpg: 'image/jpeg', woff2: 'font/woff2', ico: 'image/x-icon', webp: 'image/webp' };
 
@@ -24,6 +25,7 @@ export function assetRoutes(deps: HttpDeps): Router {
     streamFile(res, file, TYPES[file.split('.').pop() ?? ''] ?? 'application/octet-stream', longCache);
   });
   r.get('/vendor/htmx.min.js', (_req, res) => streamFile(res, HTMX_FILE, 'text/javascript', longCache));
+  r.get('/vendor/htmx-ext-sse.min.js', (_req, res) => streamFile(res, SSE_FILE, 'text/javascript', longCache));
   r.get('/brand.css', async (req, res) => {
     const brand = await deps.branding.get();
     const current = req.query.v === String(brand.version);
