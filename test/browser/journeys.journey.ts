@@ -152,10 +152,18 @@ test('staff upload a deliverable (the progress bar shows); the client sees it on
   await check(owner, '09-files-empty');
   await owner.setInputFiles('#files-input', { name: 'Engagement letter.pdf', mimeType: 'application/pdf', buffer: Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(3 * 1024 * 1024, 32), Buffer.from('\n%%EOF\n')]) });
   await owner.getByLabel(/Mark as a deliverable/).check();
-  const progressShown = owner.waitForSelector('progress[data-files-progress]:not([hidden])', { timeout: 10_000 });
+  // A fast local upload shows and hides the bar within milliseconds, so watch for it rather than
+  // race it: a MutationObserver records every moment the bar is visible with a value.
+  await owner.evaluate(`(() => {
+    window.__progressSeen = [];
+    const bar = document.querySelector('progress[data-files-progress]');
+    new MutationObserver(() => { if (!bar.hidden) window.__progressSeen.push(bar.value); })
+      .observe(bar, { attributes: true, attributeFilter: ['hidden', 'value'] });
+  })()`);
   await owner.getByRole('button', { name: 'Upload' }).click();
-  await progressShown;
-  await owner.waitForSelector('#file-list >> text=Engagement letter.pdf', { timeout: 15_000 });
+  await owner.waitForSelector('#file-list >> text=Engagement letter.pdf', { timeout: 20_000 });
+  const seen = (await owner.evaluate('window.__progressSeen')) as number[];
+  assert.ok(seen.length > 0, 'the progress bar was shown during the upload');
   await check(owner, '10-files-uploaded');
 
   await client.goto(`${app.url}/w/acme/`);
