@@ -24,6 +24,19 @@ const workspacePolicyForm = z.strictObject({ requireMfa: z.enum(['yes', 'no']) }
 const notFound = () => new AtriumError('ATR_NOT_FOUND', undefined, { status: 404 });
 const forbidden = () => new AtriumError('ATR_FORBIDDEN', undefined, { status: 403 });
 
+/** A person as the admin pages show them, built field by field (never a spread row). */
+function personView(u: Record<string, unknown>) {
+  return {
+    id: String(u.id),
+    name: String(u.name),
+    email: String(u.email),
+    role: (u.firm_role as string | null) ?? 'client',
+    disabled: toBool(u.disabled),
+    mfa: u.mfa_enabled_at != null,
+    lastLoginAt: u.last_login_at == null ? null : Number(u.last_login_at),
+  };
+}
+
 export function adminPeopleRoutes(deps: HttpDeps): Router {
   const r = Router();
 
@@ -50,15 +63,7 @@ export function adminPeopleRoutes(deps: HttpDeps): Router {
     await req.ctx.render(
       'core/admin-people',
       {
-        people: rows.map((u) => ({
-          id: String(u.id),
-          name: String(u.name),
-          email: String(u.email),
-          role: (u.firm_role as string | null) ?? 'client',
-          disabled: toBool(u.disabled),
-          mfa: u.mfa_enabled_at != null,
-          lastLoginAt: u.last_login_at == null ? null : Number(u.last_login_at),
-        })),
+        people: rows.map(personView),
         q,
         total,
         page: current,
@@ -85,16 +90,7 @@ export function adminPeopleRoutes(deps: HttpDeps): Router {
     await req.ctx.render(
       'core/admin-person',
       {
-        person: {
-          id: String(u.id),
-          name: String(u.name),
-          email: String(u.email),
-          role: (u.firm_role as string | null) ?? 'client',
-          disabled: toBool(u.disabled),
-          mfa: u.mfa_enabled_at != null,
-          createdAt: Number(u.created_at),
-          lastLoginAt: u.last_login_at == null ? null : Number(u.last_login_at),
-        },
+        person: { ...personView(u), createdAt: Number(u.created_at) },
         memberships: memberships.map((m) => ({ id: String(m.id), role: String(m.role), workspace: String(m.name), slug: String(m.slug) })),
         canDisable: mayAct && req.ctx.ability.can('disable', 'Person'),
         canResetMfa: mayAct && req.ctx.ability.can('update', 'Person'),
