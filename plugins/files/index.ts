@@ -9,6 +9,8 @@
 //   sniff.ts      the allow list by magic bytes        service.ts   deliver, purge, scrub
 import { accessibleBy, definePlugin, Tokens, type BootstrapContext } from '../../core/index.ts';
 import { workspaceRoutes } from './routes.ts';
+import { exportFilesApi } from './api.ts';
+import { registerApprovables } from './approvable.ts';
 import { purgeTrash, scrub, type FilesDeps } from './service.ts';
 import { settingsSchema, type FilesSettings } from './settings.ts';
 
@@ -129,6 +131,13 @@ export default definePlugin<FilesSettings>({
       },
     },
   ],
+
+  register(ctx) {
+    // Other plugins use files through these: the files API (token in api.ts) and file versions as
+    // approvable subjects (the kernel's approvables registry).
+    exportFilesApi(ctx);
+    registerApprovables(ctx);
+  },
 
   routes({ workspace }, ctx) {
     workspaceRoutes(workspace, { ...depsOf(ctx), settings: ctx.settings, now: () => ctx.container.resolve(Tokens.Clock).now() });
