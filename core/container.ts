@@ -15,6 +15,7 @@ import type { EventBus } from './events.ts';
 import type { NotificationService } from './notifications.ts';
 import type { StorageService } from './storage/index.ts';
 import type { LiveService } from './live.ts';
+import type { LinkService } from './links.ts';
 import { AtriumError } from './errors.ts';
 
 /** Typed token: a symbol whose description names its owner (`core:db`, `files:storage`). */
@@ -35,6 +36,7 @@ export const Tokens = {
   Notifications: token<NotificationService>('core:notifications'),
   Storage: token<StorageService>('core:storage'),
   Live: token<LiveService>('core:live'),
+  Links: token<LinkService>('core:links'),
 } as const;
 
 type Provider<T> = { useValue: T } | { useFactory: (c: Container) => T };

@@ -7,6 +7,8 @@ export const ErrorCodes = {
   ATR_CONFIG_FILE: 'A configuration file could not be read',
   ATR_CONTAINER_DUPLICATE_TOKEN: 'A service token was registered twice',
   ATR_CONTAINER_UNKNOWN_TOKEN: 'A service token was resolved but never registered',
+  ATR_LINK_TTL: 'A link was issued without a positive lifetime',
+  ATR_LINK_REVOKE: 'A link revocation named neither a subject nor a link',
   ATR_PLUGIN_NOT_FOUND: 'An enabled plugin could not be found',
   ATR_PLUGIN_LOAD_FAILED: 'A plugin failed to load',
   ATR_PLUGIN_INVALID: 'A plugin definition is invalid',

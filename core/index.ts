@@ -29,4 +29,5 @@ export type { RequestContext } from './http/context.ts';
 export type { AtriumEvents } from './events.ts';
 export type { AuditEntry } from './audit.ts';
 export type { StorageService, StoredBlob, OpenedBlob } from './storage/index.ts';
+export type { LinkService, LinkGrant, IssueLink } from './links.ts';
 export { KERNEL_VERSION } from './version.ts';

@@ -17,6 +17,7 @@ import type { MailWorker } from './mail/worker.ts';
 import { NotificationService } from './notifications.ts';
 import { StorageService, createBlobStore } from './storage/index.ts';
 import { LiveService } from './live.ts';
+import { LinkService } from './links.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -42,6 +43,8 @@ export interface Services {
   storage: StorageService;
   /** Per-user live events (GET /live), across processes through LISTEN/NOTIFY on PostgreSQL. */
   live: LiveService;
+  /** Single-purpose links in mail (`/l/<plugin>/<token>`), resolved before plugin link routers. */
+  links: LinkService;
 }
 
 import { createDb } from './db/index.ts';
@@ -88,6 +91,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     mailWorker,
     notifications,
     live,
+    links: new LinkService(db, config, clock),
     storage: new StorageService(config, createBlobStore(config), clock, logger),
   };
 }

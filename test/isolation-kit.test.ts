@@ -6,6 +6,9 @@ import * as assert from 'uvu/assert';
 import { FIXTURE, fixturePlugin } from './helpers/app.ts';
 import { runIsolationKit, type SeedContext } from './kit/isolation.ts';
 import { newId } from '../core/ids.ts';
+import { transaction } from '../core/db/index.ts';
+
+const tokenOf = (url: string) => url.slice(url.lastIndexOf('/') + 1);
 
 const test = suite('isolation kit');
 
@@ -15,7 +18,8 @@ test('a leaky plugin is reported route by route', async () => {
     seed: async ({ kernel, workspace, canary }: SeedContext) => {
       const id = newId();
       await kernel.db('fixture_notes').insert({ id, workspace_id: workspace.id, body: `note ${canary}`, area: 'shared', created_at: Date.now() });
-      return { noteId: id };
+      const link = (plugin: string) => transaction(kernel.db, (trx) => kernel.links.issue(trx, { plugin, purpose: 'read', workspaceId: workspace.id, userId: null, subjectId: id, ttlMs: 3_600_000 }));
+      return { noteId: id, 'token@/l/fixture': tokenOf(await link('fixture')), 'token@/l/leaky': tokenOf(await link('leaky')) };
     },
   });
   const v = report.violations.join('\n');
@@ -24,6 +28,8 @@ test('a leaky plugin is reported route by route', async () => {
   assert.match(v, /GET \/staff\/leaky\/all: staff of A on \/staff\/leaky\/all saw B's canary/);
   assert.match(v, /POST \/w\/:workspace\/leaky\/notes\/:noteId\/delete: .* changed the database/);
   assert.match(v, /GET \/w\/:workspace\/leaky\/things\/:thingId: no isolation fixture for :thingId/);
+  // A link page that ignores its link's workspace: A's token with B's note id is served.
+  assert.match(v, /GET \/l\/leaky\/:token\/notes\/:noteId: \/l\/leaky\/\S+ answered 200, expected 404/);
   // The well-behaved fixture plugin's routes are not reported.
   assert.not.match(v, /\/fixture\//);
 });

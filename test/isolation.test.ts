@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { FIXTURE } from './helpers/app.ts';
 import { runIsolationKit, type SeedContext } from './kit/isolation.ts';
 import { newId } from '../core/ids.ts';
+import { transaction } from '../core/db/index.ts';
 
 const test = suite('isolation');
 
@@ -17,7 +18,8 @@ async function seed({ kernel, workspace, canary }: SeedContext) {
     { id: internal, workspace_id: workspace.id, body: `internal note ${canary}`, area: 'internal', created_at: Date.now() },
   ]);
   await kernel.db('fixture_comments').insert({ id: newId(), workspace_id: workspace.id, note_id: shared, body: `comment ${canary}`, created_at: Date.now() });
-  return { noteId: shared };
+  const url = await transaction(kernel.db, (trx) => kernel.links.issue(trx, { plugin: 'fixture', purpose: 'read', workspaceId: workspace.id, userId: null, subjectId: shared, ttlMs: 3_600_000 }));
+  return { noteId: shared, 'token@/l/fixture': url.slice(url.lastIndexOf('/') + 1) };
 }
 
 test('every route x method x role: A acting on B gets 404, changes nothing, never sees B', async () => {

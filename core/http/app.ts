@@ -40,6 +40,8 @@ export interface PluginMount {
   workspace: Router;
   staff: Router;
   admin: Router;
+  /** Routes addressed by a link token (`/l/<id>/:token`), resolved by the kernel first. */
+  link?: Router;
 }
 
 export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.Express {
@@ -206,6 +208,7 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
     app.use(`/w/:workspace/${m.id}`, m.workspace);
     app.use(`/staff/${m.id}`, m.staff);
     app.use(`/admin/${m.id}`, m.admin);
+    if (m.link) app.use(`/l/${m.id}/:token`, deps.links.middleware(m.id), m.link);
   }
 
   // 8. Nothing matched: a themed 404. Errors: a themed page with the request id, never a stack.

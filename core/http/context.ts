@@ -6,6 +6,7 @@ import type { AppAbility } from '../permissions.ts';
 import type { WorkspaceRole } from '../plugins/define.ts';
 import type { AuditEntry } from '../audit.ts';
 import type { WorkspaceScope } from '../tenancy.ts';
+import type { LinkGrant } from '../links.ts';
 
 export type Area = 'public' | 'workspace' | 'staff' | 'admin';
 
@@ -29,6 +30,8 @@ export interface RequestContext {
   workspaceRole: WorkspaceRole | null;
   /** Queries already filtered to the current workspace (null outside /w/:workspace/). */
   scope: WorkspaceScope | null;
+  /** Set on `/l/<plugin>/:token` routes once the kernel has resolved the token (core/links.ts). */
+  link?: LinkGrant;
   ability: AppAbility;
   area: Area;
   /** The session's CSRF token; creates an anonymous session when there is none yet. */

@@ -36,7 +36,9 @@ export function extraHeaders(_req: Request, res: Response, next: NextFunction): 
 
 /** Paths that carry a one-time token, with the token replaced: for logs. */
 export function redactPath(path: string): string {
-  return path.replace(/^\/(password\/reset|invite|account\/email\/confirm)\/[^/]+/, '/$1/[token]');
+  return path
+    .replace(/^\/(password\/reset|invite|account\/email\/confirm)\/[^/]+/, '/$1/[token]')
+    .replace(/^\/l\/([^/]+)\/[^/]+/, '/l/$1/[token]');
 }
 
 /** Paths a half-signed-in (MFA pending) session may use. */

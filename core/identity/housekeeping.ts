@@ -6,16 +6,17 @@ const EVERY_MS = 10 * 60_000;
 /** Spent tokens are kept a week, so "this link was already used" can still be told apart. */
 const KEEP_SPENT_MS = 7 * 24 * 3_600_000;
 
-export async function sweepOnce(s: Pick<Services, 'db' | 'clock' | 'sessions' | 'throttle'>): Promise<void> {
+export async function sweepOnce(s: Pick<Services, 'db' | 'clock' | 'sessions' | 'throttle'> & { links?: Services['links'] }): Promise<void> {
   const cutoff = s.clock.now() - KEEP_SPENT_MS;
   await s.sessions.sweep();
   await s.throttle.sweep();
+  await s.links?.sweep(KEEP_SPENT_MS);
   for (const table of ['password_resets', 'email_changes']) {
     await s.db(table).where('expires_at', '<', cutoff).delete();
   }
 }
 
-export function startHousekeeping(s: Pick<Services, 'db' | 'clock' | 'sessions' | 'throttle' | 'logger'>): { stop(): void } {
+export function startHousekeeping(s: Pick<Services, 'db' | 'clock' | 'sessions' | 'throttle' | 'logger' | 'links'>): { stop(): void } {
   const timer = setInterval(() => {
     sweepOnce(s).catch((err) => s.logger.warn({ err }, 'housekeeping failed'));
   }, EVERY_MS);

@@ -133,6 +133,11 @@ export interface PluginRouters {
   workspace: Router;
   staff: Router;
   admin: Router;
+  /**
+   * Mounted at `/l/<id>/:token`: pages reached from a single-purpose link in a mail (see
+   * core/links.ts). The kernel resolves the token first and sets `req.ctx.link`.
+   */
+  link: Router;
 }
 
 export interface RoutesContext<S = unknown> extends PluginContext<S> {

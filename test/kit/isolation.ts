@@ -6,6 +6,9 @@
 //   - B's canary never appears in any response A's people get: pages, fragments, exports, search;
 //   - every GET (of A's own pages, by every role) leaves the database as it was;
 //   - every plugin table that holds workspace rows has workspace_id NOT NULL.
+//   - link routes (`/l/<plugin>/:token`): an unknown token, or A's token with B's ids, is 404 and
+//     changes nothing; A's link pages (also without a session) never show B and never write.
+//     Seed returns the token as `token@/l/<plugin>`.
 // A route with a path parameter the kit has no fixture for FAILS the suite: a new route is
 // covered automatically, or the build says exactly which fixture is missing.
 //
@@ -195,6 +198,11 @@ function params(path: string): string[] {
   return [...path.matchAll(/[:*]([A-Za-z0-9_]+)/g)].map((m) => m[1]!);
 }
 
+/** `values` with every entry for `name` (plain or `name@prefix`) replaced by `v`. */
+function withValue(values: ParamValues, name: string, v: string): ParamValues {
+  return { ...Object.fromEntries(Object.entries(values).filter(([k]) => k !== name && !k.startsWith(`${name}@`))), [name]: v };
+}
+
 function fill(path: string, values: ParamValues): string {
   return path.replace(/[:*]([A-Za-z0-9_]+)/g, (_m, name: string) => encodeURIComponent(valueFor(values, path, name)!));
 }
@@ -254,8 +262,37 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
     }
     const tenantAddressed = names.length > 0;
 
+    // 1'. Link routes (`/l/<plugin>/:token`, core/links.ts) act for the token, not the session:
+    //    an unknown token, or A's token with B's ids, must be 404 and change nothing. (B's own
+    //    token is B's to use: a link is a bearer credential for exactly one purpose.)
+    if (route.path.startsWith('/l/')) {
+      const targets = new Set([fill(route.path, withValue(aValues, 'token', randomBytes(32).toString('base64url')))]);
+      if (names.some((n) => n !== 'token')) targets.add(fill(route.path, withValue(bValues, 'token', valueFor(aValues, route.path, 'token')!)));
+      for (const url of targets) {
+        for (const hx of [false, true]) {
+          const before = await fingerprint(k, volatile);
+          const res = await send('client_admin', route.method, url, hx);
+          if (res.status !== 404) violations.push(`${key}: ${url}${hx ? ' (htmx)' : ''} answered ${res.status}, expected 404`);
+          if (before !== (await fingerprint(k, volatile))) violations.push(`${key}: ${url}${hx ? ' (htmx)' : ''} changed the database`);
+          if (leaks(res.text, res.location)) violations.push(`${key}: ${url} saw B's canary`);
+        }
+      }
+      if (route.method === 'GET') {
+        // Without any session too: a link works for whoever holds it, and shows only its own workspace.
+        const anon = app.client();
+        const url = fill(route.path, aValues);
+        const before = await fingerprint(k, volatile);
+        const res = await anon.get(url);
+        requests++;
+        if (res.status >= 500) violations.push(`${key}: anonymous on ${url} answered ${res.status}`);
+        if (leaks(res.text, res.location)) violations.push(`${key}: anonymous on ${url} saw B's canary`);
+        const getWrites = { ...KERNEL_GET_WRITES, ...(opts.getWrites ?? {}) };
+        if (!getWrites[key] && before !== (await fingerprint(k, volatile))) violations.push(`${key}: a GET by link changed the database (declare it in getWrites with a reason if it must)`);
+      }
+    }
+
     // 1. Acting on B: B's workspace, or B's ids (in A's workspace too), must be 404 and change nothing.
-    if (tenantAddressed) {
+    if (tenantAddressed && !route.path.startsWith('/l/')) {
       const targets = new Set([fill(route.path, bValues)]);
       if (names.includes('workspace') && names.length > 1) targets.add(fill(route.path, { ...bValues, workspace: A.ws.slug, slug: A.ws.slug }));
       for (const url of targets) {
