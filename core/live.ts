@@ -6,6 +6,7 @@
 //
 // Payloads carry a user id, an event name and a small piece of text (a count, a short fragment):
 // never a secret, never a document. PostgreSQL caps a NOTIFY payload at 8000 bytes; we cap at 2000.
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from './config/schema.ts';
@@ -14,7 +15,17 @@ import { isPostgres } from './db/index.ts';
 export interface LiveSink {
   send(event: string, data: string): void;
   close(): void;
+  /** The stream's session, as an opaque key (`streamKey`): signing out ends its streams. */
+  key?: string;
 }
+
+/** An opaque key for a session's streams: never the session token or its stored hash. */
+export function streamKey(sessionIdHash: string): string {
+  return createHash('sha256').update(`live:${sessionIdHash}`).digest('hex').slice(0, 32);
+}
+
+/** The control event that ends streams (not forwarded to pages). */
+const END_EVENT = 'live.end';
 
 export const LIVE_MAX_PAYLOAD = 2000;
 const EVENT_NAME = /^[a-z][a-z0-9._-]{0,63}$/;
@@ -25,6 +36,8 @@ export class LiveService {
   private stopped = false;
   private reconnect: NodeJS.Timeout | undefined;
   readonly channel: string;
+  /** How often an open stream gets a keep-alive comment and re-checks its session. */
+  heartbeatMs = 25_000;
 
   constructor(
     private readonly config: AtriumConfig,
@@ -74,7 +87,27 @@ export class LiveService {
     await this.client.query('select pg_notify($1, $2)', [this.channel, payload]);
   }
 
+  /**
+   * End `userId`'s open streams of the sessions with these keys (`streamKey`), or all of them
+   * ('all'), in every process: signing out closes the page's live connection at once.
+   */
+  async endStreams(userId: string, keys: string[] | 'all'): Promise<void> {
+    await this.publish(userId, END_EVENT, keys === 'all' ? '*' : keys.join(','));
+  }
+
   private deliver(userId: string, event: string, data: string): void {
+    if (event === END_EVENT) {
+      const keys = new Set(data.split(','));
+      for (const sink of [...(this.streams.get(userId) ?? [])]) {
+        if (data !== '*' && !keys.has(sink.key ?? '')) continue;
+        try {
+          sink.close();
+        } catch {
+          /* already gone */
+        }
+      }
+      return;
+    }
     for (const sink of this.streams.get(userId) ?? []) {
       try {
         sink.send(event, data);

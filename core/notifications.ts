@@ -38,10 +38,17 @@ export class NotificationService {
     this.live = { service, db };
   }
 
-  /** What the header shows: the person's notices on record (there is no read marker yet). */
+  /** What the header shows: the person's unread notices. */
   static async count(db: Db, userId: string): Promise<number> {
-    const row = (await db('notifications').where({ user_id: userId }).count({ n: '*' }).first()) as { n: number | string } | undefined;
+    const row = (await db('notifications').where({ user_id: userId }).whereNull('read_at').count({ n: '*' }).first()) as { n: number | string } | undefined;
     return Number(row?.n ?? 0);
+  }
+
+  /** Mark every notice of `userId` read (in `trx`); their open pages get the new count after commit. */
+  async markAllRead(trx: Trx, userId: string, now: number): Promise<number> {
+    const n = Number(await trx('notifications').where({ user_id: userId }).whereNull('read_at').update({ read_at: now }));
+    if (n) afterCommit(trx, () => this.publishCounts([userId]));
+    return n;
   }
 
   private publishCounts(userIds: string[]): void {

@@ -78,6 +78,51 @@ test('a notice reaches the recipient\'s open stream after commit, with the new c
   benStream.close();
 });
 
+test('the count is of unread notices: the list marks them, "mark all as read" clears them and the open stream hears 0', async () => {
+  const c = await signedIn('ada@northwind.example');
+  const page = await c.get('/account/notifications');
+  assert.match(page.text, 'New deliverable');
+  assert.match(page.text, /notice-unread/);
+  assert.match(page.text, /sse-swap="notifications"[^>]*>1</);
+  const stream = await openSse(`${app.url}/live`, cookieOf(c.cookies));
+  const marked = await c.postForm('/account/notifications/read', {});
+  assert.is(marked.status, 303);
+  assert.is((await stream.next('notifications')).data, '0');
+  const after = await c.get('/account/notifications');
+  assert.match(after.text, /sse-swap="notifications"[^>]*>0</);
+  assert.not.match(after.text, /notice-unread/);
+  assert.match(after.text, 'New deliverable', 'still listed, as read');
+  assert.ok(await app.kernel.db('audit_events').where({ action: 'core.notifications.read', actor_id: ada }).first());
+  // A GET never marks anything: reading the page twice leaves the marker where it was.
+  await transaction(app.kernel.db, (trx) => app.kernel.container.resolve(Tokens.Notifications).notify(trx, [{ userId: ada, kind: 'test.thing', subject: 'Second', text: 'x' }]));
+  assert.is((await stream.next('notifications')).data, '1');
+  await c.get('/account/notifications');
+  assert.match((await c.get('/account/notifications')).text, /sse-swap="notifications"[^>]*>1</);
+  stream.close();
+});
+
+test('signing out ends that session\'s open stream at once; a session ended elsewhere ends within a heartbeat', async () => {
+  const one = await signedIn('ben@northwind.example');
+  const two = await signedIn('ben@northwind.example');
+  const s1 = await openSse(`${app.url}/live`, cookieOf(one.cookies));
+  const s2 = await openSse(`${app.url}/live`, cookieOf(two.cookies));
+  assert.is(s1.status, 200);
+  await one.get('/account');
+  await one.postForm('/logout', {});
+  await s1.ended;
+  // The other session's stream is still open: it gets Ben's events.
+  await app.kernel.live.publish(ben, 'notifications', '5');
+  assert.is((await s2.next('notifications')).data, '5');
+  // Ended without telling this process (as "sign out other sessions" on another server would):
+  // the next heartbeat finds the session gone and ends the stream.
+  app.kernel.live.heartbeatMs = 100;
+  const s3 = await openSse(`${app.url}/live`, cookieOf(two.cookies));
+  await app.kernel.db('sessions').where({ user_id: ben }).delete();
+  await s3.ended;
+  app.kernel.live.heartbeatMs = 25_000;
+  s2.close();
+});
+
 test('the service resolves from the container; bad event names and large payloads are refused', async () => {
   const live = app.kernel.container.resolve(Tokens.Live);
   assert.is(live, app.kernel.live);

@@ -15,6 +15,7 @@ import { clearSessionCookie } from '../cookies.ts';
 import { fieldErrors, formBody, safeNext } from '../forms.ts';
 import { beginSession, completeLogin, rotateSession, tooMany } from '../security.ts';
 import type { HttpDeps } from '../deps.ts';
+import { streamKey } from '../../live.ts';
 
 const loginForm = z.strictObject({
   email: z.string().trim().min(1, 'Enter your email address').max(320),
@@ -218,6 +219,7 @@ export function authRoutes(deps: HttpDeps): Router {
     if (req.ctx.session) {
       await deps.sessions.destroy(req.ctx.session.idHash);
       if (req.ctx.user) {
+        await deps.live.endStreams(req.ctx.user.id, [streamKey(req.ctx.session.idHash)]).catch((err) => req.ctx.log.warn({ err }, 'ending live streams failed'));
         await transaction(deps.db, (trx) =>
           deps.audit.record(trx, { ...req.ctx.actor(), action: 'core.session.logout', subjectType: 'User', subjectId: req.ctx.user!.id }),
         );

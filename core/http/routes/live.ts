@@ -6,8 +6,9 @@
 // - A comment line every 25 s keeps proxies from timing the stream out; shutdown ends it.
 import { Router } from 'express';
 import type { HttpDeps } from '../deps.ts';
+import { streamKey } from '../../live.ts';
 
-export const LIVE_HEARTBEAT_MS = 25_000;
+
 
 export function liveRoutes(deps: HttpDeps): Router {
   const r = Router();
@@ -28,9 +29,19 @@ export function liveRoutes(deps: HttpDeps): Router {
     res.setHeader('Connection', 'keep-alive');
     res.flushHeaders();
     let done = false;
-    const heartbeat = setInterval(() => res.write(': heartbeat\n\n'), LIVE_HEARTBEAT_MS);
+    // Each heartbeat also checks the session is still alive: a session ended anywhere (signed
+    // out elsewhere, "sign out other sessions", a password reset, a disabled account) ends its
+    // streams within one beat even when no one told this process.
+    const idHash = req.ctx.session!.idHash;
+    const heartbeat = setInterval(() => {
+      void deps.db('sessions').where({ id_hash: idHash }).andWhere('expires_at', '>', deps.clock.now()).first('id_hash').then(
+        (alive) => (alive ? res.write(': heartbeat\n\n') : (finish(), res.end())),
+        () => res.write(': heartbeat\n\n'),
+      );
+    }, deps.live.heartbeatMs);
     heartbeat.unref();
     const unsubscribe = deps.live.subscribe(user.id, {
+      key: streamKey(idHash),
       send(event, data) {
         const lines = data.split(/\r\n|\r|\n/).map((l) => `data: ${l}`).join('\n');
         res.write(`event: ${event}\n${lines}\n\n`);
