@@ -74,6 +74,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   container.provide(Tokens.Storage, { useValue: services.storage });
   container.provide(Tokens.Live, { useValue: services.live });
   container.provide(Tokens.Links, { useValue: services.links });
+  container.provide(Tokens.Jobs, { useValue: services.jobs });
 
   const contexts = new Map<string, BootstrapContext>();
   // Plugins whose bootstrap ran: if a later step fails, they are destroyed in reverse order.
@@ -126,7 +127,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       navigation.addWidgets(p.id, p.def.widgets, p.settings);
     }
     const deps: HttpDeps = {
-      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, views, navigation, plugins, migrationSets,
+      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, jobs: services.jobs, views, navigation, plugins, migrationSets,
       assetVersion: `${KERNEL_VERSION}-${views.assetFingerprint([fileURLToPath(new URL('./assets', import.meta.url))])}`,
     };
     const mounts: PluginMount[] = [];

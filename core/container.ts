@@ -16,6 +16,7 @@ import type { NotificationService } from './notifications.ts';
 import type { StorageService } from './storage/index.ts';
 import type { LiveService } from './live.ts';
 import type { LinkService } from './links.ts';
+import type { JobRunner } from './jobs.ts';
 import { AtriumError } from './errors.ts';
 
 /** Typed token: a symbol whose description names its owner (`core:db`, `files:storage`). */
@@ -37,6 +38,7 @@ export const Tokens = {
   Storage: token<StorageService>('core:storage'),
   Live: token<LiveService>('core:live'),
   Links: token<LinkService>('core:links'),
+  Jobs: token<JobRunner>('core:jobs'),
 } as const;
 
 type Provider<T> = { useValue: T } | { useFactory: (c: Container) => T };

@@ -30,4 +30,5 @@ export type { AtriumEvents } from './events.ts';
 export type { AuditEntry } from './audit.ts';
 export type { StorageService, StoredBlob, OpenedBlob } from './storage/index.ts';
 export type { LinkService, LinkGrant, IssueLink } from './links.ts';
+export type { JobRunner } from './jobs.ts';
 export { KERNEL_VERSION } from './version.ts';

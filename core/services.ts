@@ -18,6 +18,7 @@ import { NotificationService } from './notifications.ts';
 import { StorageService, createBlobStore } from './storage/index.ts';
 import { LiveService } from './live.ts';
 import { LinkService } from './links.ts';
+import { JobRunner } from './jobs.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -45,6 +46,8 @@ export interface Services {
   live: LiveService;
   /** Single-purpose links in mail (`/l/<plugin>/<token>`), resolved before plugin link routers. */
   links: LinkService;
+  /** Periodic jobs claimed once per period across processes (core/jobs.ts). */
+  jobs: JobRunner;
 }
 
 import { createDb } from './db/index.ts';
@@ -92,6 +95,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     notifications,
     live,
     links: new LinkService(db, config, clock),
+    jobs: new JobRunner(db, clock),
     storage: new StorageService(config, createBlobStore(config), clock, logger),
   };
 }

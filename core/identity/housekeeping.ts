@@ -16,9 +16,11 @@ export async function sweepOnce(s: Pick<Services, 'db' | 'clock' | 'sessions' | 
   }
 }
 
-export function startHousekeeping(s: Pick<Services, 'db' | 'clock' | 'sessions' | 'throttle' | 'logger' | 'links'>): { stop(): void } {
+export function startHousekeeping(s: Pick<Services, 'db' | 'clock' | 'sessions' | 'throttle' | 'logger' | 'links' | 'jobs'>): { stop(): void } {
   const timer = setInterval(() => {
-    sweepOnce(s).catch((err) => s.logger.warn({ err }, 'housekeeping failed'));
+    // Once per period across processes: the deletes are idempotent, but there is no point in
+    // every process repeating them.
+    s.jobs.runOnce('core.housekeeping', EVERY_MS - 5_000, () => sweepOnce(s)).catch((err) => s.logger.warn({ err }, 'housekeeping failed'));
   }, EVERY_MS);
   timer.unref();
   return { stop: () => clearInterval(timer) };

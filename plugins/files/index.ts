@@ -144,11 +144,14 @@ export default definePlugin<FilesSettings>({
   },
 
   bootstrap(ctx) {
-    // The trash keeps deleted files for `trashDays`; purge once at start and then hourly.
+    // The trash keeps deleted files for `trashDays`; purged hourly, by one process at a time
+    // however many share the database (the kernel's job runner claims each hour once).
     const deps = depsOf(ctx);
+    const jobs = ctx.container.resolve(Tokens.Jobs);
     const state: { timer?: NodeJS.Timeout; running?: Promise<unknown> } = {};
     const run = () => {
-      state.running ??= purgeTrash(deps, ctx.settings.trashDays, ctx.container.resolve(Tokens.Clock).now())
+      state.running ??= jobs
+        .runOnce('files.purge-trash', 59 * 60_000, () => purgeTrash(deps, ctx.settings.trashDays, ctx.container.resolve(Tokens.Clock).now()))
         .catch((err) => ctx.logger.error({ err }, 'trash purge failed'))
         .finally(() => (state.running = undefined));
     };
