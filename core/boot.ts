@@ -125,6 +125,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       if (p.viewsDir) views.registerNamespace(p.id, p.viewsDir);
       navigation.addNav(p.id, p.def.nav);
       navigation.addWidgets(p.id, p.def.widgets, p.settings);
+      navigation.addActions(p.id, p.def.actions ?? []);
     }
     const deps: HttpDeps = {
       config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, jobs: services.jobs, views, navigation, plugins, migrationSets,

@@ -1,7 +1,7 @@
 // Navigation items and dashboard widgets contributed by the kernel and plugins. Each carries
 // the ability it needs; a request sees only what its ability allows.
 import type { AppAbility } from './permissions.ts';
-import type { NavItem, Widget } from './plugins/define.ts';
+import type { NavItem, SubjectAction, Widget } from './plugins/define.ts';
 import type { Area } from './http/context.ts';
 
 export interface NavLink {
@@ -21,6 +21,7 @@ interface OwnedWidget extends Widget {
 export class NavigationRegistry {
   private readonly nav: OwnedNav[] = [];
   private readonly widgets: OwnedWidget[] = [];
+  private readonly actions: Array<SubjectAction & { owner: string }> = [];
 
   addNav(owner: string, items: NavItem[]): void {
     for (const item of items) this.nav.push({ ...item, owner });
@@ -42,6 +43,27 @@ export class NavigationRegistry {
       const href = item.path === '/' ? `${base}/` : `${base}${item.path}`;
       const current = item.path === '/' ? currentPath === `${base}/` || currentPath === base : currentPath.startsWith(href);
       out.push({ label: item.label, href, current });
+    }
+    return out;
+  }
+
+  addActions(owner: string, items: SubjectAction[]): void {
+    for (const a of items) this.actions.push({ ...a, owner });
+    this.actions.sort((a, b) => (a.order ?? 100) - (b.order ?? 100) || a.label.localeCompare(b.label));
+  }
+
+  /** The actions other plugins offer on this row of `subject`, for this ability, as links. */
+  actionsFor(subject: string, ability: AppAbility, workspaceSlug: string, row: { id: string } & Record<string, unknown>): Array<{ label: string; href: string }> {
+    const out: Array<{ label: string; href: string }> = [];
+    for (const a of this.actions) {
+      if (a.subject !== subject) continue;
+      if (a.can && !ability.can(a.can[0], a.can[1])) continue;
+      try {
+        if (a.when && !a.when(row)) continue;
+      } catch {
+        continue; // a faulty predicate hides its own action, never the page
+      }
+      out.push({ label: a.label, href: `/w/${workspaceSlug}${a.path.replace(/:id\b/g, encodeURIComponent(row.id))}` });
     }
     return out;
   }

@@ -153,6 +153,7 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
       await deps.sessions.setData(ctx.session!.idHash, data);
     };
     ctx.render = (view, model = {}, opts = {}) => render(deps, req, res, view, model, opts);
+    ctx.subjectActions = (subject, row) => (ctx.workspace ? deps.navigation.actionsFor(subject, ctx.ability, ctx.workspace.slug, row) : []);
     next();
   });
 

@@ -40,6 +40,8 @@ export interface RequestContext {
   render(view: string, model?: object, opts?: RenderOptions): Promise<void>;
   /** Actor fields for an audit entry: who, from where. */
   actor(): Pick<AuditEntry, 'actorId' | 'ip' | 'userAgent'>;
+  /** Actions other plugins offer on this row of `subject` ("Request approval" on a file), as links. */
+  subjectActions(subject: string, row: { id: string } & Record<string, unknown>): Array<{ label: string; href: string }>;
   /** Queue a one-time message shown on the next page. */
   flash(kind: 'success' | 'info' | 'error', text: string): Promise<void>;
 }

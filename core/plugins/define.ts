@@ -46,6 +46,22 @@ const navSchema = z.strictObject({
   order: z.number().optional(),
 });
 
+/**
+ * An action another plugin offers on a subject's page ("Request approval" on a file): the owner
+ * of the page lists whatever actions apply, without knowing which plugins exist.
+ */
+const actionSchema = z.strictObject({
+  /** The permission subject whose page shows the action (`File`). */
+  subject: z.string().regex(/^[A-Z][A-Za-z0-9]*$/),
+  label: z.string().min(1).max(40),
+  /** Under the workspace: `/approvals/new?subject=:id` becomes `/w/<slug>/approvals/new?subject=<id>`. */
+  path: z.string().regex(/^\/[A-Za-z0-9/_?=&:.-]*$/),
+  can: ability.optional(),
+  /** Whether the action applies to this row (e.g. only to PDFs). */
+  when: fn.optional(),
+  order: z.number().optional(),
+});
+
 const widgetSchema = z.strictObject({
   id: kebab,
   area: z.enum(['workspace', 'staff']),
@@ -88,6 +104,7 @@ export const pluginSchema = z.strictObject({
     .optional(),
   nav: z.array(navSchema).default([]),
   widgets: z.array(widgetSchema).default([]),
+  actions: z.array(actionSchema).default([]),
   settings: z.custom<z.ZodType>((v) => v instanceof z.ZodType, 'must be a zod schema').optional(),
   register: fn.optional(),
   routes: fn.optional(),
@@ -99,6 +116,7 @@ export const pluginSchema = z.strictObject({
 
 export type PermissionRule = z.infer<typeof ruleSchema>;
 export type NavItem = z.infer<typeof navSchema>;
+export type SubjectAction = Omit<z.infer<typeof actionSchema>, 'when'> & { when?: (row: Record<string, unknown>) => boolean };
 
 export interface WidgetContext {
   ctx: RequestContext;
@@ -176,6 +194,8 @@ export interface PluginDefinition<S = unknown> {
   };
   nav?: NavItem[];
   widgets?: Widget<any>[];
+  /** Actions this plugin offers on other plugins' subject pages (see SubjectAction). */
+  actions?: SubjectAction[];
   settings?: z.ZodType<S>;
   register?: (ctx: PluginContext<S>) => void;
   routes?: (routers: PluginRouters, ctx: RoutesContext<S>) => void;

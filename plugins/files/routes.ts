@@ -262,6 +262,8 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
         canOrganize,
         canUploadVersion: canOnRow(req.ctx.ability, 'upload', 'File', f) && canInFolder(req, 'upload', folder),
         canDeliver: staff && f.area === 'shared' && f.delivered_at === null,
+        // What other plugins offer on this file (request approval, send for signature).
+        subjectActions: req.ctx.subjectActions('File', { id: f.id, name: f.name, content_type: f.content_type, area: f.area }),
         folders,
         atTop: !f.folder_id,
         actions: { rename: `${base(req)}/f/${f.id}/rename`, move: `${base(req)}/f/${f.id}/move`, delete: `${base(req)}/f/${f.id}/delete`, deliver: `${base(req)}/f/${f.id}/deliver`, versions: `${base(req)}/f/${f.id}/versions` },
