@@ -75,6 +75,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   container.provide(Tokens.Live, { useValue: services.live });
   container.provide(Tokens.Links, { useValue: services.links });
   container.provide(Tokens.Jobs, { useValue: services.jobs });
+  container.provide(Tokens.Approvables, { useValue: services.approvables });
 
   const contexts = new Map<string, BootstrapContext>();
   // Plugins whose bootstrap ran: if a later step fails, they are destroyed in reverse order.
@@ -128,7 +129,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       navigation.addActions(p.id, p.def.actions ?? []);
     }
     const deps: HttpDeps = {
-      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, jobs: services.jobs, views, navigation, plugins, migrationSets,
+      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, jobs: services.jobs, approvables: services.approvables, views, navigation, plugins, migrationSets,
       assetVersion: `${KERNEL_VERSION}-${views.assetFingerprint([fileURLToPath(new URL('./assets', import.meta.url))])}`,
     };
     const mounts: PluginMount[] = [];

@@ -17,6 +17,7 @@ import type { StorageService } from './storage/index.ts';
 import type { LiveService } from './live.ts';
 import type { LinkService } from './links.ts';
 import type { JobRunner } from './jobs.ts';
+import type { ApprovableRegistry } from './approvables.ts';
 import { AtriumError } from './errors.ts';
 
 /** Typed token: a symbol whose description names its owner (`core:db`, `files:storage`). */
@@ -39,6 +40,8 @@ export const Tokens = {
   Live: token<LiveService>('core:live'),
   Links: token<LinkService>('core:links'),
   Jobs: token<JobRunner>('core:jobs'),
+  /** Approvable subject types (core/approvables.ts): owners register, approvals describes. */
+  Approvables: token<ApprovableRegistry>('core:approvables'),
 } as const;
 
 type Provider<T> = { useValue: T } | { useFactory: (c: Container) => T };

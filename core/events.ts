@@ -23,6 +23,8 @@ export interface AtriumEvents {
   'core.user.enabled': { userId: string };
   'core.mfa.enabled': { userId: string };
   'core.mfa.disabled': { userId: string; by: 'self' | 'admin' };
+  /** An approvable subject got a new current version (core/approvables.ts). */
+  'core.approvable.revised': { workspaceId: string; type: string; subjectId: string; versionId: string; number: number; sha256: string };
 }
 
 export const KERNEL_EVENTS = [
@@ -41,6 +43,7 @@ export const KERNEL_EVENTS = [
   'core.user.enabled',
   'core.mfa.enabled',
   'core.mfa.disabled',
+  'core.approvable.revised',
 ] as const;
 
 type Payload<K extends string> = K extends keyof AtriumEvents ? AtriumEvents[K] : unknown;

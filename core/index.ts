@@ -31,4 +31,5 @@ export type { AuditEntry } from './audit.ts';
 export type { StorageService, StoredBlob, OpenedBlob } from './storage/index.ts';
 export type { LinkService, LinkGrant, IssueLink } from './links.ts';
 export type { JobRunner } from './jobs.ts';
+export type { ApprovableRegistry, ApprovableType, ApprovableSubject, ApprovableRevision } from './approvables.ts';
 export { KERNEL_VERSION } from './version.ts';

@@ -24,6 +24,12 @@ export interface Notice {
   text: string;
   /** A path on this site (`/w/acme/files/...`); mails carry it as an absolute link. */
   link?: string;
+  /**
+   * A secret link (a link token from Tokens.Links) for the immediate mail only, instead of `link`.
+   * It is never stored with the notice: the notice list and the daily digest use `link`, and the
+   * mail body in the outbox is scrubbed of it once delivered.
+   */
+  mailLink?: { url: string; label: string };
 }
 
 const DAY_MS = 24 * 3_600_000;
@@ -105,7 +111,7 @@ export class NotificationService {
           brand,
           greeting: `Hello ${user.name},`,
           paragraphs: [n.text],
-          action: url ? { label: 'Open in the portal', url } : undefined,
+          action: n.mailLink ? { label: n.mailLink.label, url: n.mailLink.url } : url ? { label: 'Open in the portal', url } : undefined,
           after: ['You can change how often we email you on your account page.'],
           signature: brand.firmName,
         });

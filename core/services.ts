@@ -19,6 +19,7 @@ import { StorageService, createBlobStore } from './storage/index.ts';
 import { LiveService } from './live.ts';
 import { LinkService } from './links.ts';
 import { JobRunner } from './jobs.ts';
+import { ApprovableRegistry } from './approvables.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -48,6 +49,8 @@ export interface Services {
   links: LinkService;
   /** Periodic jobs claimed once per period across processes (core/jobs.ts). */
   jobs: JobRunner;
+  /** Approvable subject types registered by plugins (files versions, ...), for approvals. */
+  approvables: ApprovableRegistry;
 }
 
 import { createDb } from './db/index.ts';
@@ -96,6 +99,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     live,
     links: new LinkService(db, config, clock),
     jobs: new JobRunner(db, clock),
+    approvables: new ApprovableRegistry(events, permissions),
     storage: new StorageService(config, createBlobStore(config), clock, logger),
   };
 }

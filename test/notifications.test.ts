@@ -65,6 +65,26 @@ test('immediately: one mail per notice with an absolute link; digest: nothing ye
   assert.equal((await app.kernel.db('notifications').where({ user_id: cara }).pluck('state')), ['muted']);
 });
 
+test('a secret mail link goes only into the immediate mail: never into the notice on record, and scrubbed from the outbox once delivered', async () => {
+  const svc = app.kernel.container.resolve(Tokens.Notifications);
+  const secret = 'http://127.0.0.1:3000/l/approvals/' + 'S'.repeat(43);
+  await transaction(app.kernel.db, (trx) =>
+    svc.notify(trx, [{ userId: ada, kind: 'test.secret', subject: 'Decide please', text: 'One click.', link: '/w/northwind/', mailLink: { url: secret, label: 'Review and decide' } }]),
+  );
+  const mails = await outboxTo('ada@northwind.example');
+  assert.match(mails.at(-1)!.text_body, secret, 'the queued mail carries the link');
+  assert.not.match(mails.at(-1)!.text_body, 'http://127.0.0.1:3000/w/northwind/');
+  const stored = await app.kernel.db('notifications').where({ user_id: ada, kind: 'test.secret' }).first('link', 'body');
+  assert.is(stored.link, '/w/northwind/');
+  assert.not.match(JSON.stringify(await app.kernel.db('notifications').select('*')), 'SSSSSSSS');
+  await app.kernel.mailWorker.runOnce();
+  await app.kernel.mailWorker.idle();
+  const sent = await app.kernel.db('outbox').where({ to_address: 'ada@northwind.example', subject: 'Decide please' }).first('text_body', 'sent_at');
+  assert.ok(sent.sent_at, 'delivered');
+  assert.not.match(sent.text_body, 'SSSSSSSS');
+  assert.match(sent.text_body, '/l/approvals/[link removed]');
+});
+
 test('a rolled-back change notifies no one', async () => {
   const svc = app.kernel.container.resolve(Tokens.Notifications);
   const before = Number((await app.kernel.db('outbox').count({ n: '*' }).first())!.n);

@@ -73,7 +73,7 @@ function safeUrl(url: string): string | null {
 }
 
 /** Links that carry a one-time token: hidden on the admin page and scrubbed after delivery. */
-const TOKEN_LINK = /(\/(?:password\/reset|invite|account\/email\/confirm)\/)[A-Za-z0-9_-]{20,}/g;
+const TOKEN_LINK = /(\/(?:password\/reset|invite|account\/email\/confirm|l\/[a-z][a-z0-9-]*)\/)[A-Za-z0-9_-]{20,}/g;
 
 export function redactTokens(s: string): string {
   return s.replace(TOKEN_LINK, '$1[link removed]');

@@ -1,0 +1,139 @@
+// Plugin `approvals`: approval requests on any approvable subject (core/approvables.ts: the files
+// plugin registers file versions; any plugin can register its own type). Parallel or sequential
+// approvers, one-click decisions in the portal or from a single-use emailed link, re-opening on a
+// new version, reminders and the agreed "approved if no answer by the due date" rule, a staff
+// queue across workspaces, and a home card "Awaiting my approval". It imports no other plugin.
+//   service.ts  the workflow and the due-date job      repo.ts    scoped reads
+//   routes.ts   /w/:workspace/approvals                staff.ts   /staff/approvals
+//   link.ts     /l/approvals/:token                    models.ts  view models, field by field
+import { definePlugin, Tokens, type BootstrapContext, type RoutesContext } from '../../core/index.ts';
+import { awaitingUser, visibleRequests } from './repo.ts';
+import { linkRoutes } from './link.ts';
+import { workspaceRoutes } from './routes.ts';
+import { staffRoutes } from './staff.ts';
+import { REQUEST_COLS, normRequest, reopenOnRevision, runDueWork, type ApprovalsDeps } from './service.ts';
+import { settingsSchema, type ApprovalsSettings } from './settings.ts';
+import { summary } from './models.ts';
+
+declare module '../../core/events.ts' {
+  interface AtriumEvents {
+    'approvals.request.created': { workspaceId: string; requestId: string };
+    'approvals.request.reopened': { workspaceId: string; requestId: string; round: number };
+    'approvals.request.closed': { workspaceId: string; requestId: string; outcome: 'approved' | 'changes_requested' | 'cancelled'; turnaroundMs: number | null };
+    'approvals.decision.recorded': { workspaceId: string; requestId: string; userId: string; decision: 'approved' | 'changes_requested' };
+  }
+}
+
+/** The due-date job of each running instance (tests boot several in one process). */
+const running = new WeakMap<object, { timer?: NodeJS.Timeout; running?: Promise<unknown> }>();
+/** Each instance's services, by its plugin context (the same object in every hook). */
+const wired = new WeakMap<object, ApprovalsDeps>();
+
+function depsOf(ctx: RoutesContext<ApprovalsSettings> | BootstrapContext<ApprovalsSettings>): ApprovalsDeps {
+  const c = ctx.container;
+  return {
+    db: ctx.db,
+    audit: c.resolve(Tokens.Audit),
+    events: c.resolve(Tokens.Events),
+    notifications: c.resolve(Tokens.Notifications),
+    links: c.resolve(Tokens.Links),
+    approvables: c.resolve(Tokens.Approvables),
+    clock: c.resolve(Tokens.Clock),
+    logger: ctx.logger,
+    settings: ctx.settings,
+  };
+}
+
+export default definePlugin<ApprovalsSettings>({
+  id: 'approvals',
+  version: '1.0.0',
+  kernel: '^1.0.0',
+  description: 'Approval requests on files and any other approvable item: portal and emailed one-click decisions, reminders, due dates and a staff queue.',
+  migrations: new URL('./migrations', import.meta.url),
+  views: new URL('./views', import.meta.url),
+  events: ['approvals.request.created', 'approvals.request.reopened', 'approvals.request.closed', 'approvals.decision.recorded'],
+  settings: settingsSchema,
+  permissions: {
+    // read: the list and a request's page (clients: only requests they are asked, or all shared
+    // ones for a client admin; enforced in repo.ts); create: ask for an approval; decide: answer
+    // one you are asked (the approver check is per row); cancel: withdraw a waiting request.
+    subjects: { Approval: ['read', 'create', 'decide', 'cancel'] },
+    grants: {
+      staff: [{ action: ['read', 'create', 'decide', 'cancel'], subject: 'Approval' }],
+      client_admin: [{ action: ['read', 'decide'], subject: 'Approval' }],
+      client_member: [{ action: ['read', 'decide'], subject: 'Approval' }],
+      // Viewers only view and download: they are never asked to approve.
+    },
+  },
+  nav: [
+    { area: 'workspace', label: 'Approvals', path: '/approvals', can: ['read', 'Approval'], order: 30 },
+    { area: 'staff', label: 'Approvals', path: '/approvals', can: ['read', 'Approval'], order: 30 },
+  ],
+  // "Request approval" on a file's page. Only the subject name and the registered type are named
+  // here (strings, no import): a plugin registering another type adds its own action the same way.
+  actions: [{ subject: 'File', label: 'Request approval', path: '/approvals/new?type=files.version&subject=:id', can: ['create', 'Approval'], order: 20 }],
+  widgets: [
+    {
+      id: 'awaiting',
+      area: 'workspace',
+      title: 'Awaiting my approval',
+      view: 'approvals/widget',
+      can: ['decide', 'Approval'],
+      order: 5,
+      async load({ ctx }) {
+        const req = { ctx } as Parameters<typeof visibleRequests>[0];
+        const q = awaitingUser(visibleRequests(req), ctx.user!.id);
+        const count = Number(((await q.clone().count({ n: '*' }).first()) as { n: number | string }).n);
+        const rows = ((await q.orderBy('r.created_at').limit(5).select(REQUEST_COLS.map((c) => `r.${c}`))) as Array<Record<string, unknown>>).map(normRequest);
+        const base = `/w/${ctx.workspace!.slug}/approvals`;
+        const now = Date.now();
+        return { count, items: rows.map((r) => summary(r, `${base}/r/${r.id}`, now)), href: `${base}/` };
+      },
+    },
+  ],
+
+  register(ctx) {
+    // Re-open requests when their subject gets a new version, inside the reporter's transaction.
+    // The services are resolved when routes are mounted (register only declares).
+    ctx.container.resolve(Tokens.Approvables).onRevised(async (trx, revision) => {
+      const deps = wired.get(ctx);
+      if (deps) await reopenOnRevision(deps, trx, revision);
+    });
+  },
+
+  routes({ workspace, staff, link }, ctx) {
+    const deps = depsOf(ctx);
+    wired.set(ctx, deps);
+    workspaceRoutes(workspace, deps);
+    staffRoutes(staff, deps);
+    linkRoutes(link, deps);
+  },
+
+  bootstrap(ctx) {
+    // Reminders and the due-date rule, every jobIntervalSeconds. The kernel's job runner lets one
+    // process claim each period; inside a run every reminder and every rule decision is claimed
+    // again by a unique row or a conditional update, so even two overlapping runs send once.
+    const deps = depsOf(ctx);
+    const jobs = ctx.container.resolve(Tokens.Jobs);
+    const periodMs = ctx.settings.jobIntervalSeconds * 1000;
+    const state: { timer?: NodeJS.Timeout; running?: Promise<unknown> } = {};
+    const run = () => {
+      state.running ??= jobs
+        .runOnce('approvals.due-work', Math.max(1000, periodMs - 5_000), () => runDueWork(deps))
+        .catch((err) => ctx.logger.error({ err }, 'approvals job failed'))
+        .finally(() => (state.running = undefined));
+    };
+    run();
+    state.timer = setInterval(run, periodMs);
+    state.timer.unref();
+    running.set(ctx, state);
+  },
+
+  async destroy(ctx) {
+    const state = running.get(ctx);
+    if (state?.timer) clearInterval(state.timer);
+    await state?.running;
+  },
+});
+
+export { runDueWork };

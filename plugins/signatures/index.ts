@@ -1,0 +1,89 @@
+// Plugin `signatures`: e-signatures for PDFs kept in `files`. Staff send a file's current version
+// to one or more signers in order; each signer reviews it through a single-purpose link, consents
+// to sign electronically, types or draws a signature and signs. When everyone has signed, the
+// signatures are stamped where the sender placed them, a certificate page listing every event is
+// appended, and the result becomes a new version of the file. A document changed after sending
+// cannot be signed. See docs/signatures.md.
+//   index.ts    this definition          routes.ts   staff pages under /w/:workspace/signatures
+//   signing.ts  the signer's link pages  service.ts  the workflow (send, sign, decline, void, complete)
+//   pdf.ts      stamping + certificate   consent.ts  the versioned consent text    repo.ts  reads
+import { accessibleBy, definePlugin, Tokens, type RoutesContext } from '../../core/index.ts';
+import { FilesApi } from '../files/api.ts';
+import { workspaceRoutes } from './routes.ts';
+import { linkRoutes } from './signing.ts';
+import type { SignDeps } from './service.ts';
+import { settingsSchema, type SignaturesSettings } from './settings.ts';
+
+declare module '../../core/events.ts' {
+  interface AtriumEvents {
+    'signatures.envelope.sent': { workspaceId: string; envelopeId: string };
+    'signatures.signer.signed': { workspaceId: string; envelopeId: string; signerId: string };
+    'signatures.envelope.completed': { workspaceId: string; envelopeId: string; versionId: string };
+    'signatures.envelope.declined': { workspaceId: string; envelopeId: string };
+    'signatures.envelope.voided': { workspaceId: string; envelopeId: string };
+  }
+}
+
+function depsOf(ctx: RoutesContext<SignaturesSettings>): SignDeps {
+  const c = ctx.container;
+  return {
+    db: ctx.db,
+    audit: c.resolve(Tokens.Audit),
+    events: c.resolve(Tokens.Events),
+    mail: c.resolve(Tokens.Mail),
+    notifications: c.resolve(Tokens.Notifications),
+    links: c.resolve(Tokens.Links),
+    files: c.resolve(FilesApi),
+    now: () => c.resolve(Tokens.Clock).now(),
+    settings: ctx.settings,
+    logger: ctx.logger,
+  };
+}
+
+export default definePlugin<SignaturesSettings>({
+  id: 'signatures',
+  version: '1.0.0',
+  kernel: '^1.0.0',
+  description: 'E-signatures for PDFs from Files: signers in order, consent, typed or drawn signatures, a certificate of every event.',
+  requires: ['files'],
+  migrations: new URL('./migrations', import.meta.url),
+  views: new URL('./views', import.meta.url),
+  events: ['signatures.envelope.sent', 'signatures.signer.signed', 'signatures.envelope.completed', 'signatures.envelope.declined', 'signatures.envelope.voided'],
+  settings: settingsSchema,
+  permissions: {
+    // read: the list and an envelope's page (signers, events, hashes); create: prepare and send;
+    // send: send the current signer a new link; void: cancel an envelope still out for signature.
+    // Signers act only through their link, never through these grants: clients get none.
+    subjects: { Envelope: ['read', 'create', 'send', 'void'] },
+    grants: {
+      staff: [{ action: ['read', 'create', 'send', 'void'], subject: 'Envelope' }],
+    },
+  },
+  nav: [{ area: 'workspace', label: 'Signatures', path: '/signatures', can: ['read', 'Envelope'], order: 40 }],
+  // "Send for signature" on a PDF's page in files (the file page lists other plugins' actions).
+  actions: [{ subject: 'File', label: 'Send for signature', path: '/signatures/new?file=:id', can: ['create', 'Envelope'], when: (row) => row.content_type === 'application/pdf', order: 30 }],
+  widgets: [
+    {
+      id: 'out-for-signature',
+      area: 'workspace',
+      title: 'Out for signature',
+      view: 'signatures/widget',
+      can: ['read', 'Envelope'],
+      order: 30,
+      async load({ ctx }) {
+        // Through the scope and the row filter, like every other read.
+        const q = ctx.scope!.table('signatures_envelopes').modify(accessibleBy(ctx.ability, 'read', 'Envelope')).where('status', 'sent');
+        const count = Number(((await q.clone().count({ n: '*' }).first()) as { n: number | string }).n);
+        const latest = (await q.orderBy('sent_at', 'desc').limit(5).select('id', 'title', 'sent_at')) as Array<{ id: string; title: string; sent_at: number | string }>;
+        const base = `/w/${ctx.workspace!.slug}/signatures`;
+        return { count, items: latest.map((e) => ({ title: e.title, href: `${base}/e/${e.id}`, at: Number(e.sent_at) })), href: `${base}/?status=sent` };
+      },
+    },
+  ],
+
+  routes({ workspace, link }, ctx) {
+    const deps = depsOf(ctx);
+    workspaceRoutes(workspace, deps);
+    linkRoutes(link, deps);
+  },
+});

@@ -1,0 +1,68 @@
+// The isolation kit over every route of files + signatures, the signer's link routes included:
+// A's people acting on B's workspace or B's ids get 404 and change nothing; an unknown token, or
+// A's token with B's ids, is 404; B's canary (document, envelope and signer names) never reaches A.
+import 'reflect-metadata';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Readable } from 'node:stream';
+import { runIsolationKit, type SeedContext } from '../../kit/isolation.ts';
+import { newId } from '../../../core/ids.ts';
+import { transaction } from '../../../core/db/index.ts';
+import { makePdf, sha } from './helpers.ts';
+
+const test = suite('signatures isolation');
+
+async function seed({ kernel, workspace, canary, users }: SeedContext) {
+  const now = Date.now();
+  const fileId = newId();
+  const versionId = newId();
+  const envelopeId = newId();
+  const signerId = newId();
+  const folderId = newId();
+  const trashedId = newId();
+  const trashedVersion = newId();
+  const pdf = await makePdf(1, `Contract ${canary}`);
+  const old = await kernel.storage.put(Readable.from([Buffer.from(`old ${canary}`)]), { bind: `files:${trashedId}:${trashedVersion}` });
+  const blob = await kernel.storage.put(Readable.from([pdf]), { bind: `files:${fileId}:${versionId}` });
+  const url = await transaction(kernel.db, async (trx) => {
+    await kernel.storage.record(trx, blob, { plugin: 'files', workspaceId: workspace.id });
+    // The files plugin's own routes need a folder and a trashed file (as in its isolation test).
+    await kernel.storage.record(trx, old, { plugin: 'files', workspaceId: workspace.id });
+    await trx('files_folders').insert({ id: folderId, workspace_id: workspace.id, parent_id: null, name: `Folder ${canary}`, area: 'shared', client_access: 'manage', created_by: users.staff, created_at: now, deleted_at: null });
+    await trx('files_files').insert({ id: trashedId, workspace_id: workspace.id, folder_id: folderId, name: `trashed ${canary}.txt`, name_key: `trashed ${canary}.txt`.toLowerCase(), area: 'shared', current_version_id: trashedVersion, size: old.size, content_type: 'text/plain', delivered_at: null, delivered_by: null, created_by: users.staff, created_at: now, updated_at: now, deleted_at: now, deleted_by: null });
+    await trx('files_versions').insert({ id: trashedVersion, workspace_id: workspace.id, file_id: trashedId, number: 1, blob_key: old.key, size: old.size, sha256: old.sha256, content_type: 'text/plain', uploaded_by: users.staff, created_at: now });
+    await trx('files_files').insert({ id: fileId, workspace_id: workspace.id, folder_id: null, name: `contract ${canary}.pdf`, name_key: `contract ${canary}.pdf`.toLowerCase(), area: 'shared', current_version_id: versionId, size: blob.size, content_type: 'application/pdf', delivered_at: null, delivered_by: null, created_by: users.staff, created_at: now, updated_at: now, deleted_at: null, deleted_by: null });
+    await trx('files_versions').insert({ id: versionId, workspace_id: workspace.id, file_id: fileId, number: 1, blob_key: blob.key, size: blob.size, sha256: blob.sha256, content_type: 'application/pdf', uploaded_by: users.staff, created_at: now });
+    await trx('signatures_envelopes').insert({ id: envelopeId, workspace_id: workspace.id, title: `Envelope ${canary}`, message: `Please sign ${canary}`, file_id: fileId, version_id: versionId, document_name: `contract ${canary}.pdf`, document_size: blob.size, sha256_sent: sha(pdf), page_count: 1, status: 'sent', created_by: users.staff, created_at: now, sent_at: now, finished_at: null, signed_version_id: null, sha256_stamped: null, sha256_final: null, void_reason: null });
+    await trx('signatures_signers').insert({ id: signerId, workspace_id: workspace.id, envelope_id: envelopeId, position: 1, user_id: null, name: `Signer ${canary}`, email: `signer-${canary.toLowerCase() || 'a'}@outside.example`, status: 'pending', link_id: null, consent_version: null, consent_sha256: null, consented_at: null, signature_kind: null, signature_text: null, signature_png: null, sha256_at_signing: null, signed_at: null, decline_reason: null });
+    await trx('signatures_placements').insert({ id: newId(), workspace_id: workspace.id, envelope_id: envelopeId, signer_id: signerId, page: 1, x: 48, y: 48, width: 180, height: 60 });
+    await trx('signatures_events').insert({ id: newId(), workspace_id: workspace.id, envelope_id: envelopeId, seq: 1, signer_id: null, kind: 'created', actor_name: `Staff ${canary}`, at: now, ip: '127.0.0.1', user_agent: `agent ${canary}`, detail: '{}' });
+    const link = await kernel.links.issue(trx, { plugin: 'signatures', purpose: 'sign', workspaceId: workspace.id, userId: null, subjectId: signerId, ttlMs: 86_400_000 });
+    const row = await trx('links').where({ subject_id: signerId }).first('id');
+    await trx('signatures_signers').where({ id: signerId }).update({ link_id: row.id });
+    return link;
+  });
+  const token = url.split('/').pop()!;
+  return { envelopeId, fileId, versionId, folderId, 'fileId@/w/:workspace/files/f/:fileId/restore': trashedId, 'token@/l/signatures': token };
+}
+
+test('every signatures route x method x role: A acting on B gets 404, changes nothing, never sees B; links are bound to their workspace', async () => {
+  const report = await runIsolationKit({
+    plugins: ['files', 'signatures'],
+    seed,
+    volatileTables: ['files_visits'],
+    getWrites: {
+      'GET /w/:workspace/files/f/:fileId/download': 'every download is an audit event (the receipt)',
+      'GET /w/:workspace/files/f/:fileId/v/:versionId/download': 'every download is an audit event (the receipt)',
+      'GET /w/:workspace/files/folders/:folderId/zip': 'every zip download is an audit event (the receipt)',
+      'GET /w/:workspace/files/report.csv': 'the delivery report export is recorded in the audit log',
+      'GET /l/signatures/:token': 'the certificate records when the signer opened the document (first open only)',
+    },
+  });
+  const mine = report.routes.filter((r) => r.path.startsWith('/w/:workspace/signatures') || r.path.startsWith('/l/signatures'));
+  assert.ok(mine.length >= 12, `${mine.length} signatures routes enumerated: ${mine.map((r) => `${r.method} ${r.path}`).join(', ')}`);
+  assert.ok(mine.some((r) => r.path.startsWith('/l/signatures/:token') && r.method === 'POST'), 'the link routes are covered');
+  assert.equal(report.violations, []);
+});
+
+test.run();
