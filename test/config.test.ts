@@ -44,7 +44,7 @@ test('environment overrides the file, which overrides the defaults', () => {
   assert.is(c.theme, 'ledger');
   assert.is(c.log.level, 'debug');
   assert.is(c.database.url, 'postgres://u@h/db');
-  assert.equal(c.plugins.enabled, ['team', 'files', 'approvals', 'signatures']);
+  assert.equal(c.plugins.enabled, ['team', 'files']);
   assert.is(c.database.migrateOnStart, false);
 });
 
