@@ -4,6 +4,9 @@
 //   h_n = SHA-256(0x00 || canonical(e_n) || h_{n-1})
 // `verify` walks the whole chain (SECURITY.md 43-44); it is what `atrium audit:verify` runs and
 // must stay fast over millions of rows (bench/audit-verify.ts measures it).
+// The database itself refuses UPDATE and DELETE of audit_events rows (triggers, migration
+// 20261130030000_audit_append_only); signed checkpoints kept off the database
+// (core/audit-checkpoints.ts) catch what the chain alone cannot: a rewrite with every hash redone.
 import * as crypto from 'node:crypto';
 import type { Clock } from './clock.ts';
 import { isPostgresClient, type Db, type Trx } from './db/index.ts';

@@ -24,6 +24,7 @@ import type { HttpDeps } from './http/deps.ts';
 import type { BootstrapContext } from './plugins/define.ts';
 import { KERNEL_VERSION } from './version.ts';
 import { startHousekeeping } from './identity/housekeeping.ts';
+import { startCheckpointJob } from './audit-checkpoints.ts';
 
 export interface BootOptions {
   config?: AtriumConfig;
@@ -81,6 +82,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   // Plugins whose bootstrap ran: if a later step fails, they are destroyed in reverse order.
   const bootstrapped: LoadedPlugin[] = [];
   let housekeeping: { stop(): void } | undefined;
+  let auditCheckpoints: { stop(): Promise<void> } | undefined;
   try {
     // 4. register: each plugin declares its services and subscriptions in its own child
     //    container. No database work here, so the order of registration cannot matter.
@@ -153,6 +155,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     services.storage.start(db);
     await services.live.start(); // on PostgreSQL: the LISTEN connection, before any stream opens
     housekeeping = startHousekeeping(services);
+    auditCheckpoints = startCheckpointJob(services); // signed audit checkpoints off the database, hourly
 
     // 9. Listen last, so no request arrives at a half-built app.
     let server: Server | undefined;
@@ -202,6 +205,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
         }
         // Workers stop before the database closes; a message being sent is finished first.
         housekeeping?.stop();
+        await auditCheckpoints?.stop();
         await services.notifications.stop();
         await services.storage.stop();
         await services.live.stop();
@@ -216,6 +220,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       await Promise.resolve(p.def.destroy?.(contexts.get(p.id)!)).catch((e) => logger.error({ err: e, plugin: p.id }, 'plugin destroy failed'));
     }
     housekeeping?.stop();
+    await auditCheckpoints?.stop().catch(() => {});
     await services.storage.stop().catch(() => {});
     await services.live.stop().catch(() => {});
     await mailWorker.stop().catch(() => {});

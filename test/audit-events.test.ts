@@ -7,6 +7,7 @@ import { startApp, type TestApp } from './helpers/app.ts';
 import { transaction } from '../core/db/index.ts';
 import { EventBus } from '../core/events.ts';
 import { AtriumError } from '../core/errors.ts';
+import { withoutAuditGuard } from './helpers/audit.ts';
 
 const test = suite('audit and events');
 let app: TestApp;
@@ -27,10 +28,44 @@ test('audit rows chain by hash with a gap-free seq, and verify() finds an edited
   assert.equal(rows.map((r: { seq: number }) => Number(r.seq)), [1, 2, 3, 4, 5]);
   for (let i = 1; i < rows.length; i++) assert.is(rows[i].prev_hash, rows[i - 1].hash);
   assert.equal(await audit.verify(db), { ok: true, count: 5 });
-  await db('audit_events').where({ seq: 3 }).update({ detail: '{"i":99}' });
+  // An attacker with owner rights drops the append-only triggers first (see the next test).
+  await withoutAuditGuard(db, () => db('audit_events').where({ seq: 3 }).update({ detail: '{"i":99}' }));
   const bad = await audit.verify(db);
   assert.is(bad.ok, false);
   assert.is((bad as { seq: number }).seq, 3);
+  await withoutAuditGuard(db, () => db('audit_events').where({ seq: 3 }).update({ detail: rows[2].detail }));
+  assert.equal(await audit.verify(db), { ok: true, count: 5 });
+});
+
+test('the database refuses UPDATE and DELETE of audit rows (append-only), and recording still works', async () => {
+  const { audit, db } = app.kernel;
+  const before = await db('audit_events').orderBy('seq');
+  const denied = async (what: string, q: () => Promise<unknown>) => {
+    const err = await q().then(
+      () => null,
+      (e: Error) => e,
+    );
+    assert.ok(err, `${what} must be refused`);
+    assert.match(err!.message, /audit_events is append-only: (UPDATE|DELETE|TRUNCATE) denied/, what);
+  };
+  await denied('update one row', () => db('audit_events').where({ seq: 1 }).update({ detail: '{}' }));
+  await denied('update every row', () => db('audit_events').update({ action: 'core.test.other' }));
+  await denied('renumber a row', () => db('audit_events').where({ seq: 2 }).update({ seq: 99 }));
+  await denied('delete one row', () => db('audit_events').where({ seq: 1 }).del());
+  await denied('delete every row', () => db('audit_events').del());
+  await denied('update inside a transaction', () => transaction(db, (trx) => trx('audit_events').where({ seq: 1 }).update({ ip: '198.51.100.1' })));
+  if (db.client.config.client === 'pg') {
+    await denied('truncate', () => db.raw('truncate audit_events'));
+    // The trigger function lives in this installation's schema (tests run each app in its own), not public.
+    const where = await db.raw("select n.nspname as schema, n.nspname = current_schema() as here from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.proname = 'audit_events_append_only' and (n.nspname = current_schema() or n.nspname = 'public')");
+    assert.equal(where.rows.map((r: { here: boolean }) => r.here), [true]);
+  }
+  assert.equal(await db('audit_events').orderBy('seq'), before, 'nothing changed');
+  // Appending goes on (the head row is still updated), and the chain verifies.
+  await transaction(db, (trx) => audit.record(trx, { action: 'core.test.write', detail: { after: 'guard' } }));
+  const head = await db('audit_head').where({ id: 1 }).first('seq');
+  assert.is(Number(head.seq), before.length + 1);
+  assert.equal(await audit.verify(db), { ok: true, count: before.length + 1 });
 });
 
 test('an audit write that fails rolls back the change it records', async () => {

@@ -57,6 +57,7 @@ export const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number
   ATRIUM_S3_SECRET_ACCESS_KEY: { path: ['storage', 's3', 'secretAccessKey'], type: 'string' },
   ATRIUM_S3_FORCE_PATH_STYLE: { path: ['storage', 's3', 'forcePathStyle'], type: 'boolean' },
   ATRIUM_SHUTDOWN_TIMEOUT_MS: { path: ['shutdownTimeoutMs'], type: 'number' },
+  ATRIUM_AUDIT_CHECKPOINTS: { path: ['audit', 'checkpointFile'], type: 'string' },
 };
 
 /** Variables that configure how config is found rather than a config value. */

@@ -100,6 +100,17 @@ export const configSchema = z.strictObject({
     cache: z.boolean(),
   }),
   shutdownTimeoutMs: z.number().int().min(0),
+  /** Optional (absent from default.json): where the signed audit checkpoints go (core/audit-checkpoints.ts). */
+  audit: z
+    .strictObject({
+      /**
+       * The append-only checkpoint file (JSON lines), relative to dataDir or absolute: put it on a
+       * disk that is shipped off the machine. Empty: `<dataDir>/audit-checkpoints.jsonl`. The
+       * public key `audit.pub` is written beside it; the signing key is `<dataDir>/audit.key`.
+       */
+      checkpointFile: z.string(),
+    })
+    .optional(),
 });
 
 export type AtriumConfig = z.infer<typeof configSchema>;
