@@ -100,6 +100,8 @@ export class ViewEngine {
   readonly chain: Theme[];
   private readonly namespaces = new Map<string, string>();
   private readonly compiled = new Map<string, Handlebars.TemplateDelegate>();
+  /** View and layout names resolved to files (only used with the views cache on). */
+  private readonly resolved = new Map<string, string>();
   private partialsLoaded = false;
 
   constructor(private readonly opts: { themesRoot: string; theme: string; cache: boolean }) {
@@ -136,10 +138,22 @@ export class ViewEngine {
     if (this.namespaces.has(ns)) throw new AtriumError('ATR_VIEW_DUPLICATE_PARTIAL', `view namespace "${ns}" registered twice`);
     this.namespaces.set(ns, dir);
     this.partialsLoaded = false;
+    this.resolved.clear();
   }
 
-  /** The file a view name resolves to, honouring theme overrides. */
+  /**
+   * The file a view name resolves to, honouring theme overrides. With the views cache on, each
+   * name is resolved once (a render used to stat up to one file per theme in the chain, every
+   * time); with it off, every render looks again, so a new override shows without a restart.
+   */
   resolveView(name: string): string {
+    if (!this.opts.cache) return this.findView(name);
+    let f = this.resolved.get(name);
+    if (f === undefined) this.resolved.set(name, (f = this.findView(name)));
+    return f;
+  }
+
+  private findView(name: string): string {
     const m = /^([a-z][a-z0-9-]*)\/([A-Za-z0-9/_-]+)$/.exec(name);
     if (!m || m[2]!.split('/').includes('..')) throw new AtriumError('ATR_VIEW_NOT_FOUND', name);
     const [, ns, view] = m as unknown as [string, string, string];
@@ -156,6 +170,13 @@ export class ViewEngine {
   }
 
   resolveLayout(name: string): string {
+    if (!this.opts.cache) return this.findLayout(name);
+    let f = this.resolved.get(`layout:${name}`);
+    if (f === undefined) this.resolved.set(`layout:${name}`, (f = this.findLayout(name)));
+    return f;
+  }
+
+  private findLayout(name: string): string {
     for (const t of this.chain) {
       const f = join(t.dir, 'layouts', `${name}.hbs`);
       if (existsSync(f)) return f;
