@@ -9,6 +9,7 @@
 // Prints a table and writes bench/results/pages-<time>.json.
 //   node --import tsx bench/pages.ts [--data-dir DIR] [--duration S] [--warmup S] [--connections N]
 // Without --data-dir it first seeds a full firm (bench/seed.ts) into a temporary folder.
+// BENCH_NODE_ARGS='--cpu-prof --cpu-prof-dir=DIR' passes Node flags to the Atrium process (profiling).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -55,7 +56,7 @@ function stopper(child: ChildProcess): () => Promise<void> {
 export async function startAtrium(env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<Proc> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, ['bin/atrium.js', 'start'], {
+  const child = spawn(process.execPath, [...(env.BENCH_NODE_ARGS ? env.BENCH_NODE_ARGS.split(' ') : []), 'bin/atrium.js', 'start'], {
     cwd: PROJECT_ROOT,
     env: { ATRIUM_ENV: 'production', ATRIUM_BASE_URL: url, ...env, PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],

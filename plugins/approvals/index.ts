@@ -80,11 +80,13 @@ export default definePlugin<ApprovalsSettings>({
       view: 'approvals/widget',
       can: ['decide', 'Approval'],
       order: 5,
-      async load({ ctx }) {
+      async load({ ctx, db }) {
         const req = { ctx } as Parameters<typeof visibleRequests>[0];
+        // One query: the first five and, by a window count over the same filter, how many in all.
         const q = awaitingUser(visibleRequests(req), ctx.user!.id);
-        const count = Number(((await q.clone().count({ n: '*' }).first()) as { n: number | string }).n);
-        const rows = ((await q.orderBy('r.created_at').limit(5).select(REQUEST_COLS.map((c) => `r.${c}`))) as Array<Record<string, unknown>>).map(normRequest);
+        const found = (await q.orderBy('r.created_at').limit(5).select(...REQUEST_COLS.map((c) => `r.${c}`), db.raw('count(*) over () as awaiting_total'))) as Array<Record<string, unknown>>;
+        const count = found.length ? Number(found[0]!.awaiting_total) : 0;
+        const rows = found.map(normRequest);
         const base = `/w/${ctx.workspace!.slug}/approvals`;
         const now = Date.now();
         return { count, items: rows.map((r) => summary(r, `${base}/r/${r.id}`, now)), href: `${base}/` };
