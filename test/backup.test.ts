@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import knexFactory from 'knex';
@@ -101,10 +101,16 @@ test('backup under load, wipe, restore: audit chain intact and every version dec
     await admin.destroy();
   }
   for (const f of keyFiles) cpSync(join(keys, f), join(db.dataDir, f));
+  // Signed audit checkpoints of the log as it was later than the backup (kept off the database).
+  writeFileSync(join(db.dataDir, 'audit-checkpoints.jsonl'), '{"seq":999999}\n');
 
   const r = await atrium(['restore', backupDir]);
   assert.is(r.code, 0, r.err + r.out);
   assert.match(r.out, 'chain intact');
+  // They cannot be extended by the restored log: kept aside, and a new file starts.
+  assert.match(r.out, 'Audit checkpoints: the previous file was moved to');
+  assert.not.ok(existsSync(join(db.dataDir, 'audit-checkpoints.jsonl')));
+  assert.ok(readdirSync(db.dataDir).some((f) => f.startsWith('audit-checkpoints.jsonl.before-restore-')));
   const v = await atrium(['audit:verify']);
   assert.is(v.code, 0, v.err + v.out);
   assert.match(v.out, 'chain intact');

@@ -344,6 +344,16 @@ async function restore(source: string, force: boolean): Promise<number> {
   } finally {
     await s.db.destroy();
   }
+  // The signed checkpoints on this machine describe the log as it was before the restore: later
+  // events are gone with the restore, so the old file can never be extended. Keep it (it still
+  // proves what the restored rows were) and let the next checkpoint start a new file.
+  const { checkpointFile } = await import('../audit-checkpoints.ts');
+  const checkpoints = checkpointFile(config);
+  if (existsSync(checkpoints)) {
+    const kept = `${checkpoints}.before-restore-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+    await rename(checkpoints, kept);
+    console.log(`Audit checkpoints: the previous file was moved to ${kept}; new checkpoints start from the restored log. Check the restored rows against it with \`atrium audit:verify --checkpoints ${kept}\` (checkpoints after the backup's last event are reported as missing rows).`);
+  }
   console.log('Restore complete. Start Atrium (it runs any pending migrations), then run `atrium files:scrub` to read every file.');
   return 0;
 }
