@@ -4,36 +4,24 @@
 import 'reflect-metadata';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Readable } from 'node:stream';
 import { runIsolationKit, type SeedContext } from '../../kit/isolation.ts';
 import { newId } from '../../../core/ids.ts';
 import { transaction } from '../../../core/db/index.ts';
 import { makePdf, sha } from './helpers.ts';
+import { FILES_GET_WRITES, FILES_VOLATILE, seedFiles } from '../files/seed.ts';
 
 const test = suite('signatures isolation');
 
 async function seed({ kernel, workspace, canary, users }: SeedContext) {
   const now = Date.now();
-  const fileId = newId();
-  const versionId = newId();
   const envelopeId = newId();
   const signerId = newId();
-  const folderId = newId();
-  const trashedId = newId();
-  const trashedVersion = newId();
   const pdf = await makePdf(1, `Contract ${canary}`);
-  const old = await kernel.storage.put(Readable.from([Buffer.from(`old ${canary}`)]), { bind: `files:${trashedId}:${trashedVersion}` });
-  const blob = await kernel.storage.put(Readable.from([pdf]), { bind: `files:${fileId}:${versionId}` });
+  // The files plugin's own rows (a folder, the PDF, a trashed file): its routes are driven too.
+  const files = await seedFiles({ kernel, workspace, canary, users }, { name: `contract ${canary}.pdf`, bytes: pdf, contentType: 'application/pdf' });
+  const { fileId, versionId } = files;
   const url = await transaction(kernel.db, async (trx) => {
-    await kernel.storage.record(trx, blob, { plugin: 'files', workspaceId: workspace.id });
-    // The files plugin's own routes need a folder and a trashed file (as in its isolation test).
-    await kernel.storage.record(trx, old, { plugin: 'files', workspaceId: workspace.id });
-    await trx('files_folders').insert({ id: folderId, workspace_id: workspace.id, parent_id: null, name: `Folder ${canary}`, area: 'shared', client_access: 'manage', created_by: users.staff, created_at: now, deleted_at: null });
-    await trx('files_files').insert({ id: trashedId, workspace_id: workspace.id, folder_id: folderId, name: `trashed ${canary}.txt`, name_key: `trashed ${canary}.txt`.toLowerCase(), area: 'shared', current_version_id: trashedVersion, size: old.size, content_type: 'text/plain', delivered_at: null, delivered_by: null, created_by: users.staff, created_at: now, updated_at: now, deleted_at: now, deleted_by: null });
-    await trx('files_versions').insert({ id: trashedVersion, workspace_id: workspace.id, file_id: trashedId, number: 1, blob_key: old.key, size: old.size, sha256: old.sha256, content_type: 'text/plain', uploaded_by: users.staff, created_at: now });
-    await trx('files_files').insert({ id: fileId, workspace_id: workspace.id, folder_id: null, name: `contract ${canary}.pdf`, name_key: `contract ${canary}.pdf`.toLowerCase(), area: 'shared', current_version_id: versionId, size: blob.size, content_type: 'application/pdf', delivered_at: null, delivered_by: null, created_by: users.staff, created_at: now, updated_at: now, deleted_at: null, deleted_by: null });
-    await trx('files_versions').insert({ id: versionId, workspace_id: workspace.id, file_id: fileId, number: 1, blob_key: blob.key, size: blob.size, sha256: blob.sha256, content_type: 'application/pdf', uploaded_by: users.staff, created_at: now });
-    await trx('signatures_envelopes').insert({ id: envelopeId, workspace_id: workspace.id, title: `Envelope ${canary}`, message: `Please sign ${canary}`, file_id: fileId, version_id: versionId, document_name: `contract ${canary}.pdf`, document_size: blob.size, sha256_sent: sha(pdf), page_count: 1, status: 'sent', created_by: users.staff, created_at: now, sent_at: now, finished_at: null, signed_version_id: null, sha256_stamped: null, sha256_final: null, void_reason: null });
+    await trx('signatures_envelopes').insert({ id: envelopeId, workspace_id: workspace.id, title: `Envelope ${canary}`, message: `Please sign ${canary}`, file_id: fileId, version_id: versionId, document_name: `contract ${canary}.pdf`, document_size: pdf.length, sha256_sent: sha(pdf), page_count: 1, status: 'sent', created_by: users.staff, created_at: now, sent_at: now, finished_at: null, signed_version_id: null, sha256_stamped: null, sha256_final: null, void_reason: null });
     await trx('signatures_signers').insert({ id: signerId, workspace_id: workspace.id, envelope_id: envelopeId, position: 1, user_id: null, name: `Signer ${canary}`, email: `signer-${canary.toLowerCase() || 'a'}@outside.example`, status: 'pending', link_id: null, consent_version: null, consent_sha256: null, consented_at: null, signature_kind: null, signature_text: null, signature_png: null, sha256_at_signing: null, signed_at: null, decline_reason: null });
     await trx('signatures_placements').insert({ id: newId(), workspace_id: workspace.id, envelope_id: envelopeId, signer_id: signerId, page: 1, x: 48, y: 48, width: 180, height: 60 });
     await trx('signatures_events').insert({ id: newId(), workspace_id: workspace.id, envelope_id: envelopeId, seq: 1, signer_id: null, kind: 'created', actor_name: `Staff ${canary}`, at: now, ip: '127.0.0.1', user_agent: `agent ${canary}`, detail: '{}' });
@@ -43,19 +31,16 @@ async function seed({ kernel, workspace, canary, users }: SeedContext) {
     return link;
   });
   const token = url.split('/').pop()!;
-  return { envelopeId, fileId, versionId, folderId, 'fileId@/w/:workspace/files/f/:fileId/restore': trashedId, 'token@/l/signatures': token };
+  return { ...files.values, envelopeId, 'token@/l/signatures': token };
 }
 
 test('every signatures route x method x role: A acting on B gets 404, changes nothing, never sees B; links are bound to their workspace', async () => {
   const report = await runIsolationKit({
     plugins: ['files', 'signatures'],
     seed,
-    volatileTables: ['files_visits'],
+    volatileTables: FILES_VOLATILE,
     getWrites: {
-      'GET /w/:workspace/files/f/:fileId/download': 'every download is an audit event (the receipt)',
-      'GET /w/:workspace/files/f/:fileId/v/:versionId/download': 'every download is an audit event (the receipt)',
-      'GET /w/:workspace/files/folders/:folderId/zip': 'every zip download is an audit event (the receipt)',
-      'GET /w/:workspace/files/report.csv': 'the delivery report export is recorded in the audit log',
+      ...FILES_GET_WRITES,
       'GET /l/signatures/:token': 'the certificate records when the signer opened the document (first open only)',
     },
   });
