@@ -152,7 +152,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     //     outbox relay, and a sweep of expired sessions, tokens and throttle rows.
     mailWorker.start();
     services.notifications.start(db);
-    services.storage.start(db);
+    services.storage.start(db, undefined, services.jobs);
     await services.live.start(); // on PostgreSQL: the LISTEN connection, before any stream opens
     housekeeping = startHousekeeping(services);
     auditCheckpoints = startCheckpointJob(services); // signed audit checkpoints off the database, hourly

@@ -10,14 +10,15 @@
 //               blob to another file, changes the nonce or the AAD and fails the tag.
 // The tag is always 16 bytes: every decipher is created with authTagLength 16 (Node 20 would
 // otherwise accept a 4-byte tag).
-import { createCipheriv, createDecipheriv, createHash, randomBytes, type Hash } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { AtriumError } from '../errors.ts';
+import { PlaintextHash } from './hash-worker.ts';
 
 export const CHUNK = 64 * 1024;
 export const TAG = 16;
 export const HEADER = 16;
-/** Stream buffering only (not the format): EncryptStream buffers up to 1 MiB on each side. */
+/** Stream buffering only (not the format): each stream buffers up to 1 MiB on each side. */
 const BATCH = 1024 * 1024;
 const MAGIC = Buffer.from('ATRS');
 const FORMAT = 1;
@@ -120,11 +121,13 @@ export interface SealResult {
  */
 export class EncryptStream extends Transform {
   private readonly pending = new Pending();
-  private readonly hash: Hash = createHash('sha256');
+  // SHA-256 runs on a second thread (hash-worker.ts) while AES-GCM runs here.
+  private readonly hash = new PlaintextHash();
   private readonly prefix = randomBytes(8);
   private index = 0;
   private size = 0;
   private headerSent = false;
+  private sha256: string | undefined;
 
   constructor(
     private readonly key: Buffer,
@@ -143,7 +146,8 @@ export class EncryptStream extends Transform {
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.size += chunk.length;
     if (this.size > this.limit) return cb(new AtriumError('ATR_TOO_LARGE', `more than ${this.limit} bytes`, { status: 413 }));
-    this.hash.update(chunk);
+    // Hand the bytes to the hashing thread first, so it hashes while this thread encrypts.
+    const wait = this.hash.update(chunk);
     this.pending.push(chunk);
     this.header();
     // Keep at least one byte back: only at the end do we know which chunk is the last. Frames are
@@ -151,18 +155,28 @@ export class EncryptStream extends Transform {
     while (this.pending.length > CHUNK) {
       for (const part of sealChunk(this.key, this.prefix, this.bind, this.index++, false, this.pending.take(CHUNK))) this.push(part);
     }
-    cb();
+    if (wait) wait.then(() => cb(), cb);
+    else cb();
   }
 
   override _flush(cb: TransformCallback): void {
     this.header();
     const rest = this.pending.length ? this.pending.take(this.pending.length) : Buffer.alloc(0);
     for (const part of sealChunk(this.key, this.prefix, this.bind, this.index++, true, rest)) this.push(part);
-    cb();
+    this.hash.digest().then((hex) => {
+      this.sha256 = hex;
+      cb();
+    }, cb);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.hash.abort();
+    cb(err);
   }
 
   result(): SealResult {
-    return { size: this.size, sha256: this.hash.digest('hex') };
+    if (this.sha256 === undefined) throw new Error('EncryptStream.result() before the stream ended');
+    return { size: this.size, sha256: this.sha256 };
   }
 }
 
@@ -200,7 +214,7 @@ export class DecryptStream extends Transform {
   private readonly lastIndex: number;
   private skip: number;
   private remaining: number;
-  private readonly hash: Hash | undefined;
+  private readonly hash: PlaintextHash | undefined;
 
   constructor(
     private readonly key: Buffer,
@@ -208,7 +222,9 @@ export class DecryptStream extends Transform {
     private readonly bind: Buffer,
     private readonly o: OpenOptions,
   ) {
-    super({ readableHighWaterMark: CHUNK, writableHighWaterMark: CHUNK + TAG });
+    // 1 MiB each way (as EncryptStream): with a one-frame buffer, every frame was a
+    // stop-and-go between the file, the decryption and the socket.
+    super({ readableHighWaterMark: BATCH, writableHighWaterMark: BATCH });
     const r = cipherRange(o);
     this.total = chunkCount(o.size);
     this.index = r.first;
@@ -217,7 +233,7 @@ export class DecryptStream extends Transform {
     this.skip = start - r.first * CHUNK;
     this.remaining = o.size === 0 ? 0 : (o.end ?? o.size - 1) - start + 1;
     const whole = start === 0 && (o.end === undefined || o.end >= o.size - 1);
-    this.hash = whole && o.sha256 ? createHash('sha256') : undefined;
+    this.hash = whole && o.sha256 ? new PlaintextHash() : undefined;
   }
 
   private frameLength(i: number): number {
@@ -226,6 +242,11 @@ export class DecryptStream extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.pending.push(chunk);
+    this.drain(cb);
+  }
+
+  /** Open every whole frame pending; goes on asynchronously when the hash must catch up. */
+  private drain(cb: TransformCallback): void {
     try {
       while (this.index <= this.lastIndex && this.pending.length >= this.frameLength(this.index)) {
         const frame = this.pending.take(this.frameLength(this.index));
@@ -233,23 +254,44 @@ export class DecryptStream extends Transform {
         const isLast = i === this.total - 1;
         const plain = openChunk(this.key, this.prefix, this.bind, i, isLast, frame.subarray(0, frame.length - TAG), frame.subarray(frame.length - TAG));
         if (this.hash) {
-          this.hash.update(plain);
-          if (isLast && this.hash.digest('hex') !== this.o.sha256) throw integrity('the plaintext does not match its recorded SHA-256');
+          const wait = this.hash.update(plain);
+          if (wait || isLast) {
+            // The last chunk is held back until the digest of the whole plaintext matches.
+            const hash = this.hash;
+            (wait ?? Promise.resolve()).then(() => (isLast ? hash.digest() : undefined)).then(
+              (hex) => {
+                if (isLast && hex !== this.o.sha256) return cb(integrity('the plaintext does not match its recorded SHA-256'));
+                this.release(plain);
+                this.drain(cb);
+              },
+              (err: Error) => cb(err),
+            );
+            return;
+          }
         }
-        let out = plain;
-        if (this.skip) {
-          out = out.subarray(this.skip);
-          this.skip = 0;
-        }
-        if (out.length > this.remaining) out = out.subarray(0, this.remaining);
-        this.remaining -= out.length;
-        if (out.length) this.push(out);
+        this.release(plain);
       }
       if (this.index > this.lastIndex && this.pending.length) throw integrity('the blob has data after its last chunk');
       cb();
     } catch (err) {
       cb(err as Error);
     }
+  }
+
+  private release(plain: Buffer): void {
+    let out = plain;
+    if (this.skip) {
+      out = out.subarray(this.skip);
+      this.skip = 0;
+    }
+    if (out.length > this.remaining) out = out.subarray(0, this.remaining);
+    this.remaining -= out.length;
+    if (out.length) this.push(out);
+  }
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.hash?.abort();
+    cb(err);
   }
 
   override _flush(cb: TransformCallback): void {

@@ -11,6 +11,7 @@
 //   sweep()                          blobs with no row (older than the grace period) and
 //                                    unfinished writes are removed
 // Master keys never reach the database: a row holds the blob key wrapped under a key id.
+import type { JobRunner } from '../jobs.ts';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -236,11 +237,14 @@ export class StorageService {
     return (await db('storage_blobs').distinct('key_id').pluck('key_id')) as string[];
   }
 
-  /** Sweep every `everyMs` (boot starts this after plugins bootstrap; the first run is at once). */
-  start(db: Db, everyMs = 60 * 60_000): void {
+  /**
+   * Sweep every `everyMs` (boot starts this after plugins bootstrap; the first run is at once).
+   * With the job runner, one process sweeps per period however many share the storage.
+   */
+  start(db: Db, everyMs = 60 * 60_000, jobs?: Pick<JobRunner, 'runOnce'>): void {
     if (this.timer) return;
     const run = () => {
-      this.running ??= this.sweep(db)
+      this.running ??= (jobs ? jobs.runOnce('core.storage-sweep', everyMs - 60_000, () => this.sweep(db)) : this.sweep(db))
         .catch((err) => this.logger.error({ err }, 'storage sweep failed'))
         .finally(() => (this.running = undefined));
     };

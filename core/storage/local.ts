@@ -1,15 +1,18 @@
-// Local-disk blob store. A write goes to `<root>/tmp/<random>.part`, is fsynced, renamed to
+// Local-disk blob store. A write goes to `<root>/tmp/<random>.part` (flushed to disk in the
+// background as it grows), is fsynced, renamed to
 // `<root>/<k[0..2]>/<k>` and the folder is fsynced (SECURITY.md control 48), so a crash leaves
 // either no blob or a whole one; leftovers in tmp/ are removed by cleanPartial. Paths are built
 // from the random key only, and the resolved path must stay under the root (control 36).
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AtriumError } from '../errors.ts';
 import { KEY_PATTERN, type BlobInfo, type BlobStore } from './adapter.ts';
+
+/** Bytes written between background fdatasync calls during a put. */
+const EARLY_SYNC = 32 * 1024 * 1024;
 
 export class LocalBlobStore implements BlobStore {
   readonly kind = 'local' as const;
@@ -32,13 +35,40 @@ export class LocalBlobStore implements BlobStore {
     const tmpDir = join(this.root, 'tmp');
     await mkdir(tmpDir, { recursive: true, mode: 0o700 });
     const temp = join(tmpDir, `${randomBytes(8).toString('hex')}.part`);
+    // The file is opened here and stays open after the stream finishes (autoClose: false): the
+    // final fsync goes through it, and it is closed here on every path.
+    let fh: FileHandle;
     try {
-      await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600, highWaterMark: 1024 * 1024 }));
-      // fsync through a second descriptor: the data written through the first is what it flushes.
-      const fh = await open(temp, 'r+');
+      fh = await open(temp, 'wx', 0o600);
+    } catch (err) {
+      source.destroy(err as Error);
+      throw err;
+    }
+    const out = fh.createWriteStream({ highWaterMark: 1024 * 1024, autoClose: false });
+    // Write-back while the rest streams: every EARLY_SYNC bytes, fdatasync in the background (one
+    // at a time), so the final fsync below waits for the tail of the file, not all of it. The
+    // durability guarantee is unchanged: the blob is renamed into place only after that fsync.
+    let early: Promise<void> | undefined;
+    let syncedTo = 0;
+    const onData = () => {
+      if (early || out.bytesWritten - syncedTo < EARLY_SYNC) return;
+      syncedTo = out.bytesWritten;
+      early = fh.datasync().then(
+        () => void (early = undefined),
+        () => void (early = undefined),
+      );
+    };
+    source.on('data', onData);
+    try {
       try {
+        await pipeline(source, out);
+        source.off('data', onData);
+        await early;
         await fh.sync();
       } finally {
+        source.off('data', onData);
+        out.destroy(); // releases its hold on the handle (autoClose: false: the fd stays open)
+        await early;
         await fh.close();
       }
     } catch (err) {
@@ -66,7 +96,7 @@ export class LocalBlobStore implements BlobStore {
   async get(key: string, range?: { start: number; end?: number }): Promise<Readable> {
     const p = this.pathOf(key);
     const fh = await open(p, 'r');
-    return fh.createReadStream({ ...(range ? { start: range.start, ...(range.end === undefined ? {} : { end: range.end }) } : {}), highWaterMark: 256 * 1024 });
+    return fh.createReadStream({ ...(range ? { start: range.start, ...(range.end === undefined ? {} : { end: range.end }) } : {}), highWaterMark: 1024 * 1024 });
   }
 
   async size(key: string): Promise<number | null> {

@@ -89,6 +89,25 @@ export async function sendVersion(req: Request, res: Response, storage: StorageS
   opened.stream.pipe(res);
 }
 
+// archiver is large (hundreds of milliseconds to import under the TypeScript loader), so it is
+// not imported during start-up: on the first zip, or by `warmArchiver` shortly after the server
+// is up (the plugin's bootstrap schedules it; CLI commands never run bootstrap), so the first zip
+// after start-up does not pay for the import either.
+let archiver: Promise<{ ZipArchive: typeof ZipArchiveType }> | undefined;
+
+export function loadArchiver(): Promise<{ ZipArchive: typeof ZipArchiveType }> {
+  archiver ??= (import('archiver') as Promise<{ ZipArchive: typeof ZipArchiveType }>).catch((err: unknown) => {
+    archiver = undefined;
+    throw err;
+  });
+  return archiver;
+}
+
+/** Import archiver in the background after `delayMs` (an unref'd timer: it never keeps a process alive). */
+export function warmArchiver(delayMs = 2000): void {
+  setTimeout(() => void loadArchiver().catch(() => undefined), delayMs).unref();
+}
+
 /** A stream that opens its source only when first read (archiver reads entries one at a time). */
 class LazyReadable extends Readable {
   private src: Readable | undefined;
@@ -139,8 +158,7 @@ export interface ZipEntry {
 
 /** Stream a zip of `entries`; entry names are unique and sanitised. */
 export async function sendZip(req: Request, res: Response, storage: StorageService, db: Db, zipName: string, entries: ZipEntry[]): Promise<void> {
-  // archiver is imported on first use: it is large and most requests never zip.
-  const { ZipArchive } = (await import('archiver')) as { ZipArchive: typeof ZipArchiveType };
+  const { ZipArchive } = await loadArchiver();
   fileHeaders(res, zipName, 'application/zip');
   res.status(200);
   const archive = new ZipArchive({ zlib: { level: 6 }, highWaterMark: 64 * 1024 });

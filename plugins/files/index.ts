@@ -12,6 +12,7 @@ import { workspaceRoutes } from './routes.ts';
 import { exportFilesApi } from './api.ts';
 import { registerApprovables } from './approvable.ts';
 import { purgeTrash, scrub, type FilesDeps } from './service.ts';
+import { warmArchiver } from './download.ts';
 import { settingsSchema, type FilesSettings } from './settings.ts';
 
 declare module '../../core/events.ts' {
@@ -169,6 +170,8 @@ export default definePlugin<FilesSettings>({
     state.timer = setInterval(run, 60 * 60_000);
     state.timer.unref();
     purgers.set(ctx, state as { timer: NodeJS.Timeout });
+    // The server listens right after bootstrap: load the zip library then, off the start-up path.
+    warmArchiver();
   },
 
   async destroy(ctx) {

@@ -38,6 +38,8 @@ export interface UploadLimits {
 export type Target = (name: string, fields: Record<string, string>) => Promise<{ fileId: string; versionId: string } | UploadProblem>;
 
 const MAX_NAME_BYTES = 255;
+/** Buffering between the socket, the multipart parser and the encryption (per upload). */
+const STREAM_HWM = 1024 * 1024;
 
 /** A file name from a browser: last path segment, no control characters, trimmed; '' if nothing is left. */
 export function cleanName(raw: string): string {
@@ -69,7 +71,7 @@ async function peek(stream: Readable, n: number): Promise<{ head: Buffer; whole:
     stream.resume(); // it was paused while the target was looked up
   });
   const head = Buffer.concat(parts, len);
-  const whole = new PassThrough({ highWaterMark: 256 * 1024 });
+  const whole = new PassThrough({ highWaterMark: STREAM_HWM });
   whole.write(head);
   stream.on('error', (err) => whole.destroy(err));
   stream.pipe(whole);
@@ -131,6 +133,10 @@ export function receiveUpload(req: Request, storage: StorageService, limits: Upl
     try {
       bb = busboy({
         headers: req.headers,
+        // busboy's defaults (16 KiB) make every 64 KiB socket read overflow the part's stream:
+        // the parser then waits for each chunk to be read before taking the next one.
+        highWaterMark: STREAM_HWM,
+        fileHwm: STREAM_HWM,
         limits: { fileSize: limits.maxFileBytes + 1, files: limits.maxFiles, fields: limits.maxFields, fieldSize: 10_000, parts: limits.maxFiles + limits.maxFields },
         defParamCharset: 'utf8',
       });

@@ -5,17 +5,12 @@
 import 'reflect-metadata';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { Artifacts, arrive, launchChromium } from './support.ts';
 import { approvalsWorld, linkIn, type World } from '../plugins/approvals/helpers.ts';
 import { upload } from '../plugins/files/helpers.ts';
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'approvals');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const art = new Artifacts('approvals');
 
 const test = suite('journey: approving a deliverable from the email link');
 let w: World;
@@ -23,37 +18,16 @@ let browser: Browser;
 let staff: Page;
 let phone: Page;
 let fileId: string;
-const a11y: string[] = [];
 const csp: string[] = [];
 
-async function check(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-  await page.evaluate(AXE);
-  const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: Array<{ id: string; impact: string; nodes: unknown[] }> };
-  for (const v of result.violations) if (v.impact === 'serious' || v.impact === 'critical') a11y.push(`${name}: ${v.id} (${v.impact}, ${v.nodes.length} nodes)`);
-}
-
-async function arrive(page: Page, re: RegExp): Promise<void> {
-  try {
-    await page.waitForURL(re, { timeout: 15_000 });
-  } catch {
-    const text = ((await page.textContent('main').catch(() => '')) ?? '').replace(/\s+/g, ' ').slice(0, 400);
-    throw new Error(`expected ${re} but the page is ${page.url()}: ${text}`);
-  }
-}
-
 test.before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   w = await approvalsWorld();
   // A deliverable the account team has already sent to the client.
   await w.as.staff.get('/w/acme/files/');
   const res = await upload(w.as.staff, '/w/acme/files/upload', [{ name: 'Homepage design.txt', data: 'the homepage design' }], { deliverable: 'yes' });
   assert.is(res.status, 200);
   fileId = String((await w.app.kernel.db('files_files').where({ workspace_id: w.ws.id, name: 'Homepage design.txt' }).first('id')).id);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   staff = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   phone = await (await browser.newContext({ viewport: { width: 390, height: 844 }, acceptDownloads: true })).newPage();
   for (const p of [staff, phone]) p.on('console', (m) => /Content Security Policy/i.test(m.text()) && csp.push(m.text()));
@@ -61,7 +35,7 @@ test.before(async () => {
 test.after(async () => {
   await browser?.close();
   await w?.app.close();
-  writeFileSync(join(ARTIFACTS, 'a11y.txt'), a11y.join('\n') + '\n');
+  art.save();
 });
 
 test('staff request approval from the file page', async () => {
@@ -73,12 +47,12 @@ test('staff request approval from the file page', async () => {
   await staff.goto(`${w.app.url}/w/acme/files/f/${fileId}`);
   await staff.getByRole('link', { name: 'Request approval' }).click();
   await arrive(staff, /\/approvals\/new\?/);
-  await check(staff, '01-new-request');
+  await art.check(staff, '01-new-request');
   // Sent with nothing chosen: the message appears beside the approvers, and nothing is saved.
   await staff.getByRole('button', { name: 'Send the request' }).click();
   await staff.waitForLoadState();
   assert.match((await staff.textContent('main')) ?? '', 'Choose at least one approver');
-  await check(staff, '02-new-request-error');
+  await art.check(staff, '02-new-request-error');
   await staff.getByLabel('Title').fill('Approve the homepage design');
   await staff.getByLabel('Message').fill('This is the version we discussed on Friday.');
   await staff.getByLabel(/^Admin Person/).check();
@@ -86,20 +60,20 @@ test('staff request approval from the file page', async () => {
   await staff.getByRole('button', { name: 'Send the request' }).click();
   await arrive(staff, /\/approvals\/r\/[0-9a-f-]{36}$/);
   assert.match((await staff.textContent('main')) ?? '', 'Waiting for their decision');
-  await check(staff, '03-request-waiting');
+  await art.check(staff, '03-request-waiting');
 });
 
 test('the client opens the emailed link on a phone without signing in, downloads and approves', async () => {
   const path = await linkIn(w, w.emails.admin, /Approval requested/);
   await phone.goto(`${w.app.url}${path}`);
   assert.match((await phone.textContent('main')) ?? '', 'This is the version we discussed on Friday.');
-  await check(phone, '04-link-page');
+  await art.check(phone, '04-link-page');
   const [download] = await Promise.all([phone.waitForEvent('download'), phone.getByRole('link', { name: 'Download version 1' }).click()]);
   assert.is(download.suggestedFilename(), 'Homepage design.txt');
   await phone.getByRole('button', { name: 'Approve version 1' }).click();
   await phone.waitForLoadState();
   assert.match((await phone.textContent('main')) ?? '', 'you approved');
-  await check(phone, '05-link-done');
+  await art.check(phone, '05-link-done');
   // The link is used up: opening it again says so in the kernel's words (404).
   const again = await phone.goto(`${w.app.url}${path}`);
   assert.is(again?.status(), 404);
@@ -110,17 +84,17 @@ test('staff see the decision on the request and in the queue; the queue filters 
   const main = (await staff.textContent('main')) ?? '';
   assert.match(main, 'Approved');
   assert.match(main, 'from the email link');
-  await check(staff, '06-request-approved');
+  await art.check(staff, '06-request-approved');
   await staff.goto(`${w.app.url}/staff/approvals/`);
   assert.match((await staff.textContent('#approvals-queue')) ?? '', 'No requests match');
-  await check(staff, '07-queue-waiting');
+  await art.check(staff, '07-queue-waiting');
   await staff.getByLabel('Status').selectOption('approved');
   await staff.waitForSelector('#approvals-queue >> text=Approve the homepage design', { timeout: 10_000 });
-  await check(staff, '08-queue-approved');
+  await art.check(staff, '08-queue-approved');
 });
 
 test('no serious or critical accessibility violations, no CSP violations', () => {
-  assert.equal(a11y, []);
+  assert.equal(art.a11y, []);
   assert.equal(csp, []);
 });
 

@@ -5,17 +5,12 @@
 import 'reflect-metadata';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { Artifacts, arrive, launchChromium } from './support.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
 import { flushMail, parse, SMTP_CONFIG, startSmtp } from '../identity/support.ts';
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'journeys');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const art = new Artifacts('journeys');
 const OWNER = { email: 'olivia@harbor.example', password: 'Harbour lights over the quay', name: 'Olivia Owner' };
 const CLIENT = { email: 'dana@acme.example', password: 'Ten green bottles on the wall', name: 'Dana Client' };
 
@@ -27,15 +22,6 @@ let ownerCtx: BrowserContext;
 let clientCtx: BrowserContext;
 let owner: Page;
 let client: Page;
-const a11y: string[] = [];
-
-async function check(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-  // axe is evaluated through the DevTools protocol, so the page's CSP stays as it is.
-  await page.evaluate(AXE);
-  const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: Array<{ id: string; impact: string; nodes: unknown[] }> };
-  for (const v of result.violations) if (v.impact === 'serious' || v.impact === 'critical') a11y.push(`${name}: ${v.id} (${v.impact}, ${v.nodes.length} nodes)`);
-}
 
 /** The newest mail to `to`, after letting the outbox worker send everything due. */
 async function mailTo(to: string) {
@@ -45,27 +31,13 @@ async function mailTo(to: string) {
   return parse(got!.raw);
 }
 
-/** Wait for a URL; on failure say where the page is and what it shows. */
-async function arrive(page: Page, re: RegExp): Promise<void> {
-  try {
-    await page.waitForURL(re, { timeout: 15_000 });
-  } catch {
-    const text = ((await page.textContent('main').catch(() => '')) ?? '').replace(/\s+/g, ' ').slice(0, 400);
-    throw new Error(`expected ${re} but the page is ${page.url()}: ${text}`);
-  }
-}
-
 /** Links in mails are built from the configured base URL; the test server listens elsewhere. */
 const local = (url: string) => url.replace(app.kernel.config.baseUrl, app.url);
 
 test.before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   smtp = await startSmtp();
   app = await startApp({ plugins: ['team', 'files'], overrides: { ...SMTP_CONFIG(smtp.port), auth: { argon2MemoryKiB: 19456, argon2Iterations: 2 } } });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
   ownerCtx = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   clientCtx = await browser.newContext({ viewport: { width: 390, height: 844 }, acceptDownloads: true });
   owner = await ownerCtx.newPage();
@@ -75,13 +47,13 @@ test.after(async () => {
   await browser?.close();
   await app?.close();
   await smtp?.close();
-  writeFileSync(join(ARTIFACTS, 'a11y.txt'), a11y.join('\n') + '\n');
+  art.save();
 });
 
 test('first run: / leads to setup; the owner lands on an empty staff overview', async () => {
   await owner.goto(`${app.url}/`);
   assert.match(owner.url(), /\/setup$/);
-  await check(owner, '01-setup');
+  await art.check(owner, '01-setup');
   await owner.getByLabel('Firm name').fill('Harbor & Vale LLP');
   await owner.getByLabel('Your name').fill(OWNER.name);
   await owner.getByLabel('Your email').fill(OWNER.email);
@@ -90,7 +62,7 @@ test('first run: / leads to setup; the owner lands on an empty staff overview', 
   await owner.getByRole('button', { name: 'Create owner account' }).click();
   await arrive(owner, /\/staff\/$/);
   assert.match(await owner.textContent('main') ?? '', 'No client workspaces yet');
-  await check(owner, '02-staff-overview-empty');
+  await art.check(owner, '02-staff-overview-empty');
   await owner.getByRole('link', { name: 'Create the first workspace' }).click();
   await owner.getByLabel('Client organisation').fill('Acme Holdings');
   await owner.getByLabel(/Address/).fill('acme');
@@ -100,7 +72,7 @@ test('first run: / leads to setup; the owner lands on an empty staff overview', 
 
 test('the owner invites a client by email; the client accepts, enrols TOTP and signs in with it', async () => {
   await owner.goto(`${app.url}/w/acme/invitations`);
-  await check(owner, '03-invitations');
+  await art.check(owner, '03-invitations');
   await owner.getByLabel('Email', { exact: true }).fill(CLIENT.email);
   await owner.getByLabel('Role').selectOption('client_admin');
   await owner.getByRole('button', { name: /Send invitation|Invite/ }).click();
@@ -110,7 +82,7 @@ test('the owner invites a client by email; the client accepts, enrols TOTP and s
   assert.ok(link, 'invitation link in the mail');
 
   await client.goto(local(link!));
-  await check(client, '04-invite-accept');
+  await art.check(client, '04-invite-accept');
   await client.getByLabel('Your name').fill(CLIENT.name);
   await client.getByLabel('Password', { exact: true }).fill(CLIENT.password);
   await client.getByLabel(/Confirm|again/i).fill(CLIENT.password);
@@ -124,14 +96,14 @@ test('the owner invites a client by email; the client accepts, enrols TOTP and s
     await client.getByRole('button', { name: /Continue|Confirm/ }).click();
     await arrive(client, /mfa\/setup/);
   }
-  await check(client, '05-mfa-setup');
+  await art.check(client, '05-mfa-setup');
   const secret = ((await client.textContent('#mfa-secret')) ?? '').replace(/\s+/g, '');
   assert.ok(secret.length >= 16, 'secret shown for manual entry');
   await client.getByLabel(/code/i).fill(app.kernel.mfa.codeAt(secret, app.kernel.clock.now()));
   await client.getByRole('button', { name: /Turn on|Confirm|Enable|Verify/ }).click();
   await client.waitForLoadState();
   assert.match((await client.textContent('main')) ?? '', /recovery/i);
-  await check(client, '06-recovery-codes');
+  await art.check(client, '06-recovery-codes');
 
   // Sign out, then in with password + TOTP (the next 30-second step, so it is not a replay).
   await client.getByRole('button', { name: 'Sign out' }).first().click();
@@ -140,16 +112,16 @@ test('the owner invites a client by email; the client accepts, enrols TOTP and s
   await client.getByLabel('Password').fill(CLIENT.password);
   await client.getByRole('button', { name: 'Sign in' }).click();
   await arrive(client, /\/login\/mfa/);
-  await check(client, '07-login-mfa');
+  await art.check(client, '07-login-mfa');
   await client.getByLabel(/code/i).fill(app.kernel.mfa.codeAt(secret, app.kernel.clock.now() + 30_000));
   await client.getByRole('button', { name: /Verify|Continue|Sign in/ }).click();
   await arrive(client, /\/w\/acme\/$/);
-  await check(client, '08-client-home');
+  await art.check(client, '08-client-home');
 });
 
 test('staff upload a deliverable (the progress bar shows); the client sees it on the home page and downloads it', async () => {
   await owner.goto(`${app.url}/w/acme/files`);
-  await check(owner, '09-files-empty');
+  await art.check(owner, '09-files-empty');
   await owner.setInputFiles('#files-input', { name: 'Engagement letter.pdf', mimeType: 'application/pdf', buffer: Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(3 * 1024 * 1024, 32), Buffer.from('\n%%EOF\n')]) });
   await owner.getByLabel(/Mark as a deliverable/).check();
   // A fast local upload shows and hides the bar within milliseconds, so watch for it rather than
@@ -164,11 +136,11 @@ test('staff upload a deliverable (the progress bar shows); the client sees it on
   await owner.waitForSelector('#file-list >> text=Engagement letter.pdf', { timeout: 20_000 });
   const seen = (await owner.evaluate('window.__progressSeen')) as number[];
   assert.ok(seen.length > 0, 'the progress bar was shown during the upload');
-  await check(owner, '10-files-uploaded');
+  await art.check(owner, '10-files-uploaded');
 
   await client.goto(`${app.url}/w/acme/`);
   assert.match((await client.textContent('main')) ?? '', 'Engagement letter.pdf');
-  await check(client, '11-client-home-deliverable');
+  await art.check(client, '11-client-home-deliverable');
   await client.goto(`${app.url}/w/acme/files`);
   await client.getByRole('link', { name: 'Engagement letter.pdf' }).first().click();
   const [download] = await Promise.all([client.waitForEvent('download'), client.getByRole('link', { name: /Download/ }).first().click()]);
@@ -178,18 +150,18 @@ test('staff upload a deliverable (the progress bar shows); the client sees it on
 
 test("an admin's branding change shows on the client's next page", async () => {
   await owner.goto(`${app.url}/admin/branding`);
-  await check(owner, '12-branding');
+  await art.check(owner, '12-branding');
   await owner.getByLabel('Primary colour').fill('#0b3d2e');
   await owner.getByRole('button', { name: 'Save branding' }).click();
   await owner.waitForLoadState();
   await client.goto(`${app.url}/w/acme/`);
   const primary = (await client.evaluate(`getComputedStyle(document.documentElement).getPropertyValue('--brand-primary').trim()`)) as string;
   assert.is(primary, '#0b3d2e');
-  await check(client, '13-client-rebranded');
+  await art.check(client, '13-client-rebranded');
 });
 
 test('no serious or critical accessibility violations on any page visited', () => {
-  assert.equal(a11y, []);
+  assert.equal(art.a11y, []);
 });
 
 test.run();

@@ -5,38 +5,22 @@
 import 'reflect-metadata';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { Artifacts, launchChromium } from './support.ts';
 import { download } from '../plugins/files/helpers.ts';
 import { makePdf, pdfText, send, sigWorld, signingLink, uploadPdf, type SigWorld } from '../plugins/signatures/helpers.ts';
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const ARTIFACTS = join(process.cwd(), 'test-artifacts', 'signing');
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const art = new Artifacts('signing');
 
 const test = suite('journey: signing an engagement letter');
 let w: SigWorld;
 let browser: Browser;
 let fileId: string;
-const a11y: string[] = [];
 const cspErrors: string[] = [];
-
-async function check(page: Page, name: string, opts: { axe?: boolean } = {}): Promise<void> {
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
-  // axe needs script in the page: the JavaScript-off pages are checked by their twins above.
-  if (opts.axe === false) return;
-  await page.evaluate(AXE);
-  const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: Array<{ id: string; impact: string; nodes: unknown[] }> };
-  for (const v of result.violations) if (v.impact === 'serious' || v.impact === 'critical') a11y.push(`${name}: ${v.id} (${v.impact}, ${v.nodes.length} nodes)`);
-}
 
 const local = (path: string) => `${w.app.url}${path}`;
 
 test.before(async () => {
-  mkdirSync(ARTIFACTS, { recursive: true });
   w = await sigWorld();
   fileId = await uploadPdf(w, 'Engagement letter.pdf', await makePdf(2));
   const sent = await send(w, fileId, [
@@ -44,15 +28,12 @@ test.before(async () => {
     { name: 'Tess Typist', email: 'tess@outside.example', page: 2, position: 'bottom-right' },
   ]);
   assert.is(sent.res.status, 303);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 });
 test.after(async () => {
   await browser?.close();
   await w?.app.close();
-  writeFileSync(join(ARTIFACTS, 'a11y.txt'), a11y.join('\n') + '\n');
+  art.save();
 });
 
 test('staff pages (send form, list, envelope) pass axe', async () => {
@@ -63,12 +44,12 @@ test('staff pages (send form, list, envelope) pass axe', async () => {
   const page = await ctx.newPage();
   await page.goto(local(`${w.base}/new?file=${fileId}`));
   assert.match((await page.textContent('h1')) ?? '', 'Send for signature');
-  await check(page, '0-staff-send-form');
+  await art.check(page, '0-staff-send-form');
   await page.goto(local(`${w.base}/`));
-  await check(page, '0-staff-list');
+  await art.check(page, '0-staff-list');
   await page.getByRole('link', { name: 'Engagement letter' }).first().click();
   await page.waitForSelector('#events-title');
-  await check(page, '0-staff-envelope');
+  await art.check(page, '0-staff-envelope');
   await ctx.close();
 });
 
@@ -81,14 +62,14 @@ test('the first signer opens the link on a phone, agrees, draws a signature and 
   });
   await page.goto(local(link.path));
   assert.match((await page.textContent('h1')) ?? '', 'Sign: Engagement letter');
-  await check(page, '1-review');
+  await art.check(page, '1-review');
   await page.getByLabel('I agree to sign this document electronically').check();
   await page.getByRole('button', { name: 'Agree and continue' }).click();
   await page.waitForSelector('#sign-title');
   await page.getByLabel('Draw my signature').check();
   const canvas = page.locator('canvas');
   await canvas.waitFor({ state: 'visible' });
-  await check(page, '2-draw');
+  await art.check(page, '2-draw');
   const box = (await canvas.boundingBox())!;
   await page.mouse.move(box.x + 20, box.y + box.height * 0.7);
   await page.mouse.down();
@@ -96,7 +77,7 @@ test('the first signer opens the link on a phone, agrees, draws a signature and 
   await page.mouse.up();
   await page.getByRole('button', { name: 'Sign', exact: true }).click();
   await page.waitForSelector('text=you have signed');
-  await check(page, '3-signed');
+  await art.check(page, '3-signed');
   const s = await w.app.kernel.db('signatures_signers').where({ position: 1 }).first('status', 'signature_kind');
   assert.equal({ ...s }, { status: 'signed', signature_kind: 'drawn' });
   await ctx.close();
@@ -112,14 +93,14 @@ test('the second signer, with JavaScript off, can only type, and the typed signa
   await page.waitForSelector('#sign-title');
   assert.not.ok(await page.getByLabel('Draw my signature').isVisible(), 'no drawing without JavaScript');
   await page.getByLabel('Your full name, as your signature').fill('Tess Typist');
-  await check(page, '4-type-no-js', { axe: false });
+  await art.check(page, '4-type-no-js', { axe: false });
   await page.getByRole('button', { name: 'Sign', exact: true }).click();
   await page.waitForSelector('text=Everyone has now signed');
-  await check(page, '5-completed', { axe: false });
+  await art.check(page, '5-completed', { axe: false });
   await ctx.close();
 });
 
-test('the signed letter carries the drawn and the typed signature and the certificate; no CSP or a11y problems', async () => {
+test('the signed letter carries the drawn and the typed signature and the certificate; no CSP or accessibility problems', async () => {
   const signed = await download(w.as.staff, `/w/${w.ws.slug}/files/f/${fileId}/download`);
   const pdf = await pdfText(signed.body);
   assert.is(pdf.pages, 3);
@@ -127,7 +108,7 @@ test('the signed letter carries the drawn and the typed signature and the certif
   assert.match(pdf.text[1]!, 'Tess Typist');
   assert.match(pdf.text[2]!, 'Certificate of completion');
   assert.equal(cspErrors, []);
-  assert.equal(a11y, []);
+  assert.equal(art.a11y, []);
 });
 
 test.run();

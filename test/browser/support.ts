@@ -1,0 +1,54 @@
+// What every browser journey shares: Debian's Chromium through playwright-core, a screenshot and
+// an axe-core check of each key page (serious or critical violations are collected, and each
+// journey asserts there are none), and waiting for a page with a useful message when it fails.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/** Screenshots and accessibility findings of one journey, under test-artifacts/<name>/. */
+export class Artifacts {
+  readonly dir: string;
+  readonly a11y: string[] = [];
+
+  constructor(name: string) {
+    this.dir = join(process.cwd(), 'test-artifacts', name);
+    mkdirSync(this.dir, { recursive: true });
+  }
+
+  /** Screenshot the page; unless `axe: false` (a page without script), run axe-core on it. */
+  async check(page: Page, name: string, opts: { axe?: boolean } = {}): Promise<void> {
+    await page.screenshot({ path: join(this.dir, `${name}.png`), fullPage: true });
+    if (opts.axe === false) return;
+    // Evaluated through the DevTools protocol, so the page's CSP stays as it is.
+    await page.evaluate(AXE);
+    const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: Array<{ id: string; impact: string; nodes: unknown[] }> };
+    for (const v of result.violations) if (v.impact === 'serious' || v.impact === 'critical') this.a11y.push(`${name}: ${v.id} (${v.impact}, ${v.nodes.length} nodes)`);
+  }
+
+  /** Write the findings next to the screenshots (the journey's last test asserts they are none). */
+  save(): void {
+    writeFileSync(join(this.dir, 'a11y.txt'), this.a11y.join('\n') + '\n');
+  }
+}
+
+/** Wait for a URL; on failure say where the page is and what it shows. */
+export async function arrive(page: Page, re: RegExp): Promise<void> {
+  try {
+    await page.waitForURL(re, { timeout: 15_000 });
+  } catch {
+    const text = ((await page.textContent('main').catch(() => '')) ?? '').replace(/\s+/g, ' ').slice(0, 400);
+    throw new Error(`expected ${re} but the page is ${page.url()}: ${text}`);
+  }
+}

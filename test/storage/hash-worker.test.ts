@@ -1,0 +1,146 @@
+// The plaintext SHA-256 on a second thread (core/storage/hash-worker.ts): the digest is the same
+// as createHash's whatever the chunking, jobs running at once do not mix, an abandoned job does
+// not disturb the next, and blobs large enough to use the worker keep every integrity property
+// (recorded digest checked before the last chunk is released, tampering refused, limits hit
+// mid-stream leave nothing behind).
+import 'reflect-metadata';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { startApp, type TestApp } from '../helpers/app.ts';
+import { transaction } from '../../core/db/index.ts';
+import { CHUNK, HEADER, TAG } from '../../core/storage/crypto.ts';
+import { PlaintextHash } from '../../core/storage/hash-worker.ts';
+import type { LocalBlobStore } from '../../core/storage/local.ts';
+import type { StorageService, StoredBlob } from '../../core/storage/index.ts';
+
+const test = suite('storage hash worker');
+let app: TestApp;
+let storage: StorageService;
+
+test.before(async () => {
+  app = await startApp({ plugins: [] });
+  storage = app.kernel.storage;
+});
+test.after(async () => {
+  await app.close();
+});
+
+const MiB = 1024 * 1024;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+function pieces(data: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < data.length; at += size) out.push(data.subarray(at, at + size));
+  return out;
+}
+
+async function hashOf(parts: Buffer[]): Promise<string> {
+  const h = new PlaintextHash();
+  for (const p of parts) {
+    const wait = h.update(p);
+    if (wait) await wait;
+  }
+  return h.digest();
+}
+
+test('the digest is createHash\'s, on either side of the worker threshold and for any chunking', async () => {
+  for (const [size, piece] of [[0, 1], [1000, 100], [MiB - 1, 65536], [MiB, 65536], [MiB + 1, 65537], [3 * MiB + 17, 4099], [9 * MiB + 5, 9 * MiB + 5]] as const) {
+    const data = randomBytes(size);
+    assert.is(await hashOf(pieces(data, piece)), sha(data), `${size} bytes in pieces of ${piece}`);
+  }
+});
+
+test('jobs running at once keep their own state', async () => {
+  const datas = [randomBytes(5 * MiB + 3), randomBytes(3 * MiB), randomBytes(7 * MiB + 11)];
+  const digests = await Promise.all(datas.map((d, i) => hashOf(pieces(d, 50_000 + i * 7_919))));
+  digests.forEach((d, i) => assert.is(d, sha(datas[i]!)));
+});
+
+test('an abandoned job does not disturb the next one', async () => {
+  const h = new PlaintextHash();
+  for (const p of pieces(randomBytes(6 * MiB), 65536)) {
+    const wait = h.update(p);
+    if (wait) await wait;
+  }
+  h.abort();
+  const data = randomBytes(2 * MiB + 1);
+  assert.is(await hashOf(pieces(data, 65536)), sha(data));
+});
+
+// ---- through the storage service, with blobs large enough to use the worker
+
+const big = randomBytes(6 * MiB + 1234);
+
+async function store(parts: Buffer[], bind: string, limit?: number): Promise<StoredBlob> {
+  const blob = await storage.put(Readable.from(parts), { bind, ...(limit === undefined ? {} : { limit }) });
+  await transaction(app.kernel.db, (trx) => storage.record(trx, blob, { plugin: 'core', workspaceId: null }));
+  return blob;
+}
+
+async function read(key: string, bind: string, range: { start?: number; end?: number } = {}): Promise<{ out: Buffer; err: Error | null }> {
+  const parts: Buffer[] = [];
+  try {
+    const { stream } = await storage.open(app.kernel.db, key, { bind, ...range });
+    for await (const c of stream) parts.push(c as Buffer);
+    return { out: Buffer.concat(parts), err: null };
+  } catch (err) {
+    return { out: Buffer.concat(parts), err: err as Error };
+  }
+}
+
+const pathOf = (key: string) => (storage.store as LocalBlobStore).pathOf(key);
+
+test('a large blob stores the SHA-256 of its plaintext and reads back whole and in ranges', async () => {
+  const b = await store(pieces(big, 65_000), 'files:big:1');
+  assert.is(b.size, big.length);
+  assert.is(b.sha256, sha(big));
+  const whole = await read(b.key, b.bind);
+  assert.is(whole.err, null);
+  assert.ok(whole.out.equals(big));
+  const part = await read(b.key, b.bind, { start: 3 * MiB - 5, end: 5 * MiB + 7 });
+  assert.is(part.err, null);
+  assert.ok(part.out.equals(big.subarray(3 * MiB - 5, 5 * MiB + 8)));
+});
+
+test('a large blob whose recorded digest is wrong is refused before its last chunk is released', async () => {
+  const b = await store([big], 'files:big:2');
+  await app.kernel.db('storage_blobs').where({ key: b.key }).update({ sha256: sha(Buffer.from('something else')) });
+  const { out, err } = await read(b.key, b.bind);
+  assert.ok(err);
+  assert.match(err!.message, /ATR_STORAGE_INTEGRITY/);
+  const lastChunkStart = Math.floor((big.length - 1) / CHUNK) * CHUNK;
+  assert.ok(out.length <= lastChunkStart, `released ${out.length} bytes, at most ${lastChunkStart}`);
+  assert.ok(out.equals(big.subarray(0, out.length)));
+});
+
+test('a flipped byte in a large blob is refused at its chunk', async () => {
+  const b = await store([big], 'files:big:3');
+  const raw = readFileSync(pathOf(b.key));
+  raw[HEADER + 40 * (CHUNK + TAG) + 7]! ^= 1;
+  writeFileSync(pathOf(b.key), raw);
+  const { out, err } = await read(b.key, b.bind);
+  assert.ok(err);
+  assert.match(err!.message, /ATR_STORAGE_INTEGRITY/);
+  assert.ok(out.length <= 40 * CHUNK);
+});
+
+test('a limit passed mid-stream by a large upload fails with ATR_TOO_LARGE and leaves nothing', async () => {
+  const tmp = join((storage.store as LocalBlobStore).root, 'tmp');
+  const before = readdirSync(tmp).length;
+  try {
+    await store(pieces(big, 65536), 'files:big:4', 3 * MiB);
+    assert.unreachable('the limit was not enforced');
+  } catch (err) {
+    assert.match((err as Error).message, /ATR_TOO_LARGE|more than/);
+  }
+  assert.is(readdirSync(tmp).length, before);
+  // The worker is still usable afterwards.
+  const b = await store(pieces(big, 100_000), 'files:big:5');
+  assert.is(b.sha256, sha(big));
+});
+
+test.run();
