@@ -12,16 +12,17 @@
 // Everything runs on 127.0.0.1.
 //   node --import tsx bench/load.ts [--duration S] [--users N] [--think MS] [--keep]
 //
-// APPROVALS HOOK: approving is not exercised yet. The approvals plugin (plugins/approvals) was
-// being written when this test was; when it is enabled by default, fill in `approvalsSetup` and
-// `approve` below (a staff session asks each person to approve their uploaded file version, and the
-// person approves it through POST /w/<slug>/approvals/r/<id>/decide) and add 'approve' to MIX.
+// Approvals: at setup, a staff member of each workspace asks each client who may decide (client
+// admins and members) to approve three files, through the portal's form; during the run an
+// 'approve' step decides the next one (POST .../approvals/r/<id>/decide, then the request page),
+// or, with none left, opens the approvals list. Viewers, who may not decide, open the home page.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import knexFactory from 'knex';
+import { newToken, sha256Hex } from '../core/ids.ts';
 import { benchEnv, seed, type SeedResult } from './seed.ts';
 import { startAtrium, writeResult, type Proc } from './pages.ts';
 
@@ -51,8 +52,12 @@ interface Person {
   cookie: string;
   csrf: string;
   slug: string;
+  role: string;
+  userId: string;
   fileIds: string[];
   uploads: number;
+  /** Approval requests waiting for this person's decision: id and the version decided on. */
+  approvals: Array<{ id: string; version: string }>;
 }
 
 const PDF = Buffer.concat([Buffer.from('%PDF-1.4\n%\xe2\xe3\xcf\xd3\n', 'latin1'), Buffer.alloc(16 * 1024, 'load test payload ')]);
@@ -91,12 +96,68 @@ async function upload(base: string, p: Person, name: string): Promise<Response> 
   return fetchT(`${base}/w/${p.slug}/files/upload`, { method: 'POST', body: form, redirect: 'manual', headers: { cookie: p.cookie, 'x-csrf-token': p.csrf, 'hx-request': 'true' } });
 }
 
-// ---- approvals hook (see the header): no-ops until the approvals plugin is enabled by default
-async function approvalsSetup(_procs: Proc[], _people: Person[]): Promise<boolean> {
-  return false; // HOOK: create approval requests for the people's uploaded versions; return true when done.
+// ---- approvals (see the header)
+const REQUESTS_PER_PERSON = 3;
+const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString();
+
+async function approvalsSetup(procs: Proc[], people: Person[]): Promise<boolean> {
+  const deciders = people.filter((p) => (p.role === 'client_admin' || p.role === 'client_member') && p.fileIds.length);
+  if (!deciders.length) return false;
+  const db = knexFactory({ client: 'pg', connection: databaseUrl, pool: { min: 0, max: 2 } });
+  try {
+    // A session for one staff member of each workspace involved, written like the seed's.
+    const slugs = [...new Set(deciders.map((p) => p.slug))];
+    const staffRows = (await db('memberships as m').join('workspaces as w', 'w.id', 'm.workspace_id').whereIn('w.slug', slugs).andWhere('m.role', 'staff').select('w.slug', 'm.user_id')) as Array<{ slug: string; user_id: string }>;
+    const staff = new Map<string, { cookie: string; csrf: string }>();
+    for (const r of staffRows) {
+      if (staff.has(r.slug)) continue;
+      const token = newToken();
+      const csrf = newToken();
+      await db('sessions').insert({ id_hash: sha256Hex(token), user_id: r.user_id, csrf_token: csrf, created_at: Date.now(), last_seen_at: Date.now(), expires_at: Date.now() + 12 * 3_600_000, auth_at: Date.now(), mfa_pending: false, ip: '127.0.0.1', user_agent: 'atrium-load', data: '{}' });
+      staff.set(r.slug, { cookie: `atrium_sid=${token}`, csrf });
+    }
+    let made = 0;
+    await Promise.all(
+      deciders.map(async (p, i) => {
+        const s = staff.get(p.slug);
+        if (!s) return;
+        for (let k = 0; k < REQUESTS_PER_PERSON; k++) {
+          const fileId = p.fileIds[(i + k) % p.fileIds.length]!;
+          const res = await fetchT(`${procs[(i + k) % 2]!.url}/w/${p.slug}/approvals/`, {
+            method: 'POST',
+            redirect: 'manual',
+            headers: { cookie: s.cookie, 'content-type': 'application/x-www-form-urlencoded' },
+            body: form({ _csrf: s.csrf, type: 'files.version', subject: fileId, title: `Load approval ${i}-${k}`, sequence: 'parallel', approvers: p.userId }),
+          });
+          const where = res.headers.get('location') ?? '';
+          await res.arrayBuffer();
+          const id = /\/approvals\/r\/([0-9a-f-]{36})$/.exec(where)?.[1];
+          if (res.status !== 303 || !id) throw new Error(`approval request for ${p.slug} failed: ${res.status} ${where}`);
+          const row = (await db('approvals_requests').where({ id }).first('version_id')) as { version_id: string };
+          p.approvals.push({ id, version: String(row.version_id) });
+          made++;
+        }
+      }),
+    );
+    console.log(`load: ${made} approval requests for ${deciders.length} people`);
+    return made > 0;
+  } finally {
+    await db.destroy();
+  }
 }
-async function approve(_base: string, _p: Person): Promise<Response> {
-  throw new Error('HOOK: approvals are not wired into the load test yet');
+
+async function approve(base: string, p: Person): Promise<Response> {
+  const h = { cookie: p.cookie };
+  if (p.role !== 'client_admin' && p.role !== 'client_member') return fetchT(`${base}/w/${p.slug}/`, { headers: h, redirect: 'manual' });
+  const next = p.approvals.shift();
+  if (!next) return fetchT(`${base}/w/${p.slug}/approvals/`, { headers: h, redirect: 'manual' });
+  // The decision, then the request page it leads to (what a person clicking "Approve" waits for).
+  return fetchT(`${base}/w/${p.slug}/approvals/r/${next.id}/decide`, {
+    method: 'POST',
+    redirect: 'follow',
+    headers: { ...h, 'content-type': 'application/x-www-form-urlencoded' },
+    body: form({ _csrf: p.csrf, decision: 'approve', version: next.version }),
+  });
 }
 
 function pick(): Kind {
@@ -140,7 +201,7 @@ try {
   for (let i = 0; i < 2; i++) procs.push(await startAtrium(benchEnv(dataDir, databaseUrl, { ATRIUM_MIGRATE_ON_START: 'false' })));
   console.log(`load: two Atrium processes: ${procs.map((p) => p.url).join(', ')}`);
 
-  const people: Person[] = seeded.sessions.slice(0, USERS).map((s) => ({ cookie: `atrium_sid=${s.token}`, csrf: s.csrf, slug: s.slug, fileIds: [], uploads: 0 }));
+  const people: Person[] = seeded.sessions.slice(0, USERS).map((s) => ({ cookie: `atrium_sid=${s.token}`, csrf: s.csrf, slug: s.slug, role: s.role, userId: s.userId, fileIds: [], uploads: 0, approvals: [] }));
   if (!UPLOADS) for (const k of ['download', 'upload'] as const) MIX.splice(MIX.findIndex(([m]) => m === k), 1);
   // Setup: one upload per person (so there is something real to download), half through each process.
   await Promise.all(
@@ -166,7 +227,7 @@ try {
   }
   const withApprovals = await approvalsSetup(procs, people);
   if (withApprovals) MIX.push(['approve', 10]);
-  console.log(`load: setup done (${UPLOADS ? people.length : 0} uploads); ${USERS} people for ${DURATION_S} s, think time ${THINK_MS} ms mean; approvals ${withApprovals ? 'included' : 'NOT included (hook)'}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  console.log(`load: setup done (${UPLOADS ? people.length : 0} uploads); ${USERS} people for ${DURATION_S} s, think time ${THINK_MS} ms mean; approvals ${withApprovals ? 'included' : 'not included (no client who may decide)'}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
   const started = performance.now();
   const end = started + DURATION_S * 1000;

@@ -52,8 +52,7 @@ export interface SeedResult {
   smallSlug: string | null;
   bigSlug: string | null;
   /** Session cookies for client users (load test): token, csrf and the user's workspace. */
-  sessions: Array<{ token: string; csrf: string; slug: string; role: string }>;
-  /** A staff member with a session in every workspace of `sessions` that has one (approvals). */
+  sessions: Array<{ token: string; csrf: string; slug: string; role: string; userId: string }>;
   counts: Record<string, number>;
   seconds: Record<string, number>;
 }
@@ -357,7 +356,7 @@ export async function seed(o: SeedOptions): Promise<SeedResult> {
         const token = newToken();
         const csrf = newToken();
         rows.push({ id_hash: sha256Hex(token), user_id: c.id, csrf_token: csrf, created_at: Date.now(), last_seen_at: Date.now(), expires_at: Date.now() + 12 * 3_600_000, auth_at: Date.now(), mfa_pending: false, ip: '127.0.0.1', user_agent: 'atrium-load', data: '{}' });
-        sessions.push({ token, csrf, slug: c.slug, role: c.role });
+        sessions.push({ token, csrf, slug: c.slug, role: c.role, userId: c.id });
       }
       await bulk(db, 'sessions', rows);
       step('sessions', String(rows.length));
