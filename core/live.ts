@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from './config/schema.ts';
-import { isPostgres } from './db/index.ts';
+import { isPostgres, type Db } from './db/index.ts';
 
 export interface LiveSink {
   send(event: string, data: string): void;
@@ -42,6 +42,8 @@ export class LiveService {
   constructor(
     private readonly config: AtriumConfig,
     private readonly logger: Logger,
+    /** On PostgreSQL, NOTIFY goes through the pool: the listening connection only listens. */
+    private readonly db?: Db,
   ) {
     const schema = (config.database.schema || 'public').toLowerCase().replace(/[^a-z0-9_]/g, '_');
     this.channel = `atrium_live_${schema}`.slice(0, 63);
@@ -80,8 +82,14 @@ export class LiveService {
     const payload = JSON.stringify({ u: userId, e: event, d: text });
     if (Buffer.byteLength(payload) > LIVE_MAX_PAYLOAD) throw new Error(`live: payload over ${LIVE_MAX_PAYLOAD} bytes`);
     if (!this.distributed) return this.deliver(userId, event, text);
+    // Through the pool, not the LISTEN connection: publishes never queue behind each other on one
+    // client, and a process that does not listen (a CLI command) can still publish.
+    if (this.db) {
+      await this.db.raw('select pg_notify(?, ?)', [this.channel, payload]);
+      return;
+    }
     if (!this.client) {
-      this.logger.debug({ event }, 'live: not connected (a CLI command, or reconnecting): event dropped');
+      this.logger.debug({ event }, 'live: not connected (reconnecting): event dropped');
       return;
     }
     await this.client.query('select pg_notify($1, $2)', [this.channel, payload]);

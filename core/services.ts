@@ -77,7 +77,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
   const mail = new Mail(clock, new URL(config.baseUrl).hostname);
   const mailWorker = new Relay(config, db, clock, logger, branding);
   mail.onQueued = () => mailWorker.kick();
-  const live = new LiveService(config, logger);
+  const live = new LiveService(config, logger, db);
   const notifications = new NotificationService(config, clock, mail, branding, logger);
   notifications.attachLive(live, db);
   return {
