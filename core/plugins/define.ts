@@ -122,6 +122,8 @@ export interface WidgetContext {
   ctx: RequestContext;
   db: Knex;
   settings: unknown;
+  /** The kernel clock's time for this request (tests move it with a manual clock). */
+  now: number;
 }
 
 export interface Widget<M = unknown> {

@@ -80,7 +80,7 @@ export default definePlugin<ApprovalsSettings>({
       view: 'approvals/widget',
       can: ['decide', 'Approval'],
       order: 5,
-      async load({ ctx, db }) {
+      async load({ ctx, db, now }) {
         const req = { ctx } as Parameters<typeof visibleRequests>[0];
         // One query: the first five and, by a window count over the same filter, how many in all.
         const q = awaitingUser(visibleRequests(req), ctx.user!.id);
@@ -88,7 +88,6 @@ export default definePlugin<ApprovalsSettings>({
         const count = found.length ? Number(found[0]!.awaiting_total) : 0;
         const rows = found.map(normRequest);
         const base = `/w/${ctx.workspace!.slug}/approvals`;
-        const now = Date.now();
         return { count, items: rows.map((r) => summary(r, `${base}/r/${r.id}`, now)), href: `${base}/` };
       },
     },

@@ -74,7 +74,7 @@ async function renderWidgets(deps: HttpDeps, req: Request, area: 'workspace' | '
   for (const w of deps.navigation.widgetsFor(area, req.ctx.ability)) {
     let html: string;
     try {
-      const model = w.load ? await w.load({ ctx: req.ctx, db: deps.db, settings: w.settings }) : {};
+      const model = w.load ? await w.load({ ctx: req.ctx, db: deps.db, settings: w.settings, now: deps.clock.now() }) : {};
       html = deps.views.render(w.view, { ...(model as object), workspace: req.ctx.workspace, user: req.ctx.user, csrfToken, brand }, { ability: req.ctx.ability });
     } catch (err) {
       req.ctx.log.error({ err, widget: `${w.owner}/${w.id}` }, 'widget failed');
