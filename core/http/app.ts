@@ -311,7 +311,8 @@ export async function render(deps: HttpDeps, req: Request, res: Response, view: 
     flash,
     assetVersion: deps.assetVersion,
     brandVersion: brand.version,
-    noticeCount: ctx.user ? await NotificationService.count(deps.db, ctx.user.id) : 0,
+    // Read with the session at the start of the request: one round trip fewer per page.
+    noticeCount: ctx.user ? (ctx.session?.noticeCount ?? (await NotificationService.count(deps.db, ctx.user.id))) : 0,
   };
   res.type('html').send(deps.views.renderLayout(opts.layout ?? 'main', layoutModel, data));
 }

@@ -27,6 +27,8 @@ export interface LoadedSession {
   workspace: { id: string; slug: string; name: string } | null;
   /** The user's membership in that workspace, if any. */
   membershipRole: WorkspaceRole | null;
+  /** The user's unread notices when the session was loaded (the header's count). */
+  noticeCount?: number;
 }
 
 /** Throttle for last_seen_at writes: idle expiry is minutes, so a write per minute is enough. */
@@ -92,6 +94,8 @@ export class SessionStore {
         'u.firm_role',
         'u.disabled',
         'u.mfa_enabled_at',
+        // The header's unread-notice count, in the same round trip (index user_id, read_at).
+        this.db.raw('(select count(*) from notifications as n where n.user_id = s.user_id and n.read_at is null) as notice_count'),
       );
     if (workspaceSlug) {
       q.leftJoin('workspaces as w', (j) => j.on('w.slug', this.db.raw('?', [workspaceSlug])).andOn('w.archived', this.db.raw('?', [false])))
@@ -128,6 +132,7 @@ export class SessionStore {
       // A half-signed-in session sees no workspace and no membership.
       workspace: !mfaPending && row.ws_id ? { id: String(row.ws_id), slug: String(row.ws_slug), name: String(row.ws_name) } : null,
       membershipRole: mfaPending ? null : ((row.m_role as WorkspaceRole | null) ?? null),
+      noticeCount: Number(row.notice_count ?? 0),
     };
   }
 

@@ -139,11 +139,10 @@ export async function addMember(s: Services, trx: Trx, input: { workspaceId: str
 
 /** Workspaces a user can open: all (not archived) for owners and admins, else their memberships. */
 export function workspacesQuery(db: Services['db'], user: Pick<User, 'id' | 'firmRole'>) {
-  const q = db('workspaces as w').where('w.archived', false);
-  if (user.firmRole !== 'owner' && user.firmRole !== 'admin') {
-    q.whereExists(db('memberships as m').select(db.raw('1')).whereRaw('m.workspace_id = w.id').andWhere('m.user_id', user.id));
-  }
-  return q;
+  if (user.firmRole === 'owner' || user.firmRole === 'admin') return db('workspaces as w').where('w.archived', false);
+  // Everyone else: from the person's own memberships (one row per workspace: memberships are
+  // unique per user and workspace), not a scan of every workspace with a correlated EXISTS.
+  return db('memberships as m').join('workspaces as w', 'w.id', 'm.workspace_id').where('m.user_id', user.id).andWhere('w.archived', false);
 }
 
 export async function workspacesFor(db: Services['db'], user: Pick<User, 'id' | 'firmRole'>, opts: { limit?: number; offset?: number } = {}): Promise<Workspace[]> {
