@@ -8,7 +8,7 @@ import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { transaction } from '../../db/index.ts';
 import { AtriumError } from '../../errors.ts';
-import { emailSchema, findUserByEmail, nameSchema } from '../../identity/users.ts';
+import { emailSchema, findUserByEmail, nameSchema, workspacesQuery } from '../../identity/users.ts';
 import { accept, byToken, invitableRoles, invite, resend, revoke, CLIENT_ROLES, ROLE_LABELS, type ClientRole } from '../../identity/invitations.ts';
 import { accountKey, ipKey, LIMITS } from '../../identity/throttle.ts';
 import { fieldErrors, formBody } from '../forms.ts';
@@ -170,6 +170,50 @@ export function invitationRoutes(deps: HttpDeps): Router {
     await deps.throttle.hit(keys[1]!, LIMITS.requestIp);
     return false;
   };
+
+  // Every pending invitation in the workspaces this staff member can open (all of them for owners
+  // and admins), newest first: the firm's view of who has not joined yet. Resending and revoking
+  // happen on each workspace's own page, under that workspace's rules.
+  r.get('/staff/invitations', async (req, _res, next) => {
+    if (!req.ctx.ability.can('read', 'Invitation')) return next(notFound());
+    const { page } = pageQuery.parse(req.query);
+    const now = deps.clock.now();
+    const pending = deps.db('invitations as i')
+      .whereIn('i.workspace_id', workspacesQuery(deps.db, req.ctx.user!).select('w.id'))
+      .whereNull('i.accepted_at')
+      .whereNull('i.revoked_at');
+    const total = Number(((await pending.clone().count({ n: '*' }).first()) as { n: number | string }).n);
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    const current = Math.min(page, pages);
+    const rows = (await pending
+      .join('workspaces as ws', 'ws.id', 'i.workspace_id')
+      .orderBy('i.last_sent_at', 'desc')
+      .orderBy('i.id', 'desc')
+      .limit(PAGE_SIZE)
+      .offset((current - 1) * PAGE_SIZE)
+      .select('i.email', 'i.role', 'i.last_sent_at', 'i.expires_at', 'i.send_count', 'ws.slug', 'ws.name')) as Array<Record<string, unknown>>;
+    await req.ctx.render(
+      'core/staff-invitations',
+      {
+        invitations: rows.map((i) => ({
+          email: String(i.email),
+          role: ROLE_LABELS[i.role as ClientRole] ?? String(i.role),
+          workspace: String(i.name),
+          href: `/w/${String(i.slug)}/invitations`,
+          sentAt: Number(i.last_sent_at),
+          sends: Number(i.send_count),
+          expiresAt: Number(i.expires_at),
+          expired: Number(i.expires_at) <= now,
+        })),
+        total,
+        page: current,
+        pages,
+        prev: current > 1 ? current - 1 : null,
+        next: current < pages ? current + 1 : null,
+      },
+      { title: 'Pending invitations' },
+    );
+  });
 
   r.get('/w/:workspace/invitations', async (req, _res, next) => {
     if (!req.ctx.ability.can('read', 'Invitation')) return next(notFound());
