@@ -10,7 +10,7 @@ import { loadConfig, PROJECT_ROOT, type LoadConfigOptions } from './config/load.
 import type { AtriumConfig } from './config/schema.ts';
 import { Container, Tokens } from './container.ts';
 import { createLogger } from './logger.ts';
-import { createServices } from './services.ts';
+import { createServices, provideServices } from './services.ts';
 import type { Db } from './db/index.ts';
 import { systemClock, type Clock } from './clock.ts';
 import { CORE_MIGRATIONS, hasPending, migrateAll, type MigrationSet } from './db/migrations.ts';
@@ -63,20 +63,8 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
   for (const p of plugins) for (const name of p.def.events) events.declare(name, p.id);
   const views = new ViewEngine({ themesRoot: opts.themesRoot ?? join(PROJECT_ROOT, 'themes'), theme: config.theme, cache: config.views.cache });
   useMailTheme(views.chain.map((t) => t.dir));
-  container.provide(Tokens.Config, { useValue: config });
-  container.provide(Tokens.Logger, { useValue: logger });
-  container.provide(Tokens.Clock, { useValue: clock });
-  container.provide(Tokens.Db, { useValue: db });
-  container.provide(Tokens.Events, { useValue: events });
-  container.provide(Tokens.Audit, { useValue: audit });
-  container.provide(Tokens.Mail, { useValue: mail });
+  provideServices(container, services);
   container.provide(Tokens.Views, { useValue: views });
-  container.provide(Tokens.Notifications, { useValue: services.notifications });
-  container.provide(Tokens.Storage, { useValue: services.storage });
-  container.provide(Tokens.Live, { useValue: services.live });
-  container.provide(Tokens.Links, { useValue: services.links });
-  container.provide(Tokens.Jobs, { useValue: services.jobs });
-  container.provide(Tokens.Approvables, { useValue: services.approvables });
 
   const contexts = new Map<string, BootstrapContext>();
   // Plugins whose bootstrap ran: if a later step fails, they are destroyed in reverse order.

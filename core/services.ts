@@ -18,6 +18,7 @@ import { NotificationService } from './notifications.ts';
 import { StorageService, createBlobStore } from './storage/index.ts';
 import { LiveService } from './live.ts';
 import { LinkService } from './links.ts';
+import { Container, Tokens } from './container.ts';
 import { JobRunner } from './jobs.ts';
 import { ApprovableRegistry } from './approvables.ts';
 
@@ -102,4 +103,24 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     approvables: new ApprovableRegistry(events, permissions),
     storage: new StorageService(config, createBlobStore(config), clock, logger),
   };
+}
+
+/**
+ * Register every kernel service under its token (core/container.ts), for the server (boot) and
+ * for plugin CLI commands alike, so a plugin resolves the same services wherever it runs.
+ */
+export function provideServices(container: Container, s: Services): void {
+  container.provide(Tokens.Config, { useValue: s.config });
+  container.provide(Tokens.Logger, { useValue: s.logger });
+  container.provide(Tokens.Clock, { useValue: s.clock });
+  container.provide(Tokens.Db, { useValue: s.db });
+  container.provide(Tokens.Events, { useValue: s.events });
+  container.provide(Tokens.Audit, { useValue: s.audit });
+  container.provide(Tokens.Mail, { useValue: s.mail });
+  container.provide(Tokens.Notifications, { useValue: s.notifications });
+  container.provide(Tokens.Storage, { useValue: s.storage });
+  container.provide(Tokens.Live, { useValue: s.live });
+  container.provide(Tokens.Links, { useValue: s.links });
+  container.provide(Tokens.Jobs, { useValue: s.jobs });
+  container.provide(Tokens.Approvables, { useValue: s.approvables });
 }

@@ -86,6 +86,12 @@ test('plugins lists the fixture plugin with its version, state and requires when
   assert.not.match(without.out, 'fixture');
 });
 
+test('a plugin command resolves every kernel service the server provides (views aside)', async () => {
+  const r = await atrium(['fixture:services'], { ATRIUM_PLUGINS: FIXTURE });
+  assert.is(r.code, 0, r.err + r.out);
+  for (const t of ['Config', 'Db', 'Logger', 'Mail', 'Audit', 'Events', 'Clock', 'Notifications', 'Storage', 'Live', 'Links', 'Jobs', 'Approvables']) assert.match(r.out, new RegExp(`\\b${t}\\b`));
+});
+
 test('user:create validates its input and refuses a duplicate', async () => {
   const [badEmail, noName, short, badRole] = await Promise.all([
     atrium(['user:create', '--email', 'not-an-email', '--name', 'X', '--password', 'long-enough-password']),
