@@ -13,50 +13,21 @@ import pino from 'pino';
 import { loadConfig, PROJECT_ROOT } from '../core/config/load.ts';
 import { createServices, type Services } from '../core/services.ts';
 import { CORE_MIGRATIONS, migrateAll } from '../core/db/migrations.ts';
-import { chainHash, GENESIS_HASH, type AuditRow } from '../core/audit.ts';
 import { newId } from '../core/ids.ts';
 import { systemClock } from '../core/clock.ts';
+import { auditChunks } from './seed.ts';
+import type { AuditRow } from '../core/audit.ts';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const RUNS = 5;
 const COLUMNS = ['seq', 'id', 'created_at', 'actor_id', 'workspace_id', 'action', 'subject_type', 'subject_id', 'ip', 'user_agent', 'detail', 'prev_hash', 'hash'] as const;
 const logger = pino({ level: 'warn' });
 
-// Realistic rows: a few hundred people and workspaces, a browser user agent, a small detail.
+// Realistic rows (a few hundred people and workspaces, a browser user agent, a small detail),
+// from the same generator as the bench seed.
 const actors = Array.from({ length: 300 }, () => newId());
 const workspaces = Array.from({ length: 120 }, () => newId());
-const actions = ['core.session.login', 'core.session.logout', 'files.file.upload', 'files.file.download', 'invoices.invoice.send', 'core.member.add', 'approvals.request.approve'];
-const UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
-
-/** Yields the rows in chunks, each chained to the one before with the kernel's own chainHash. */
-function* chunks(size: number): Generator<AuditRow[]> {
-  let prev = GENESIS_HASH;
-  const t0 = Date.UTC(2026, 0, 1);
-  let chunk: AuditRow[] = [];
-  for (let seq = 1; seq <= N; seq++) {
-    const base = {
-      seq,
-      id: newId(t0 + seq * 1000),
-      created_at: t0 + seq * 1000,
-      actor_id: seq % 17 === 0 ? null : actors[seq % actors.length]!,
-      workspace_id: seq % 5 === 0 ? null : workspaces[seq % workspaces.length]!,
-      action: actions[seq % actions.length]!,
-      subject_type: 'File',
-      subject_id: `f_${(seq * 7919) % 100000}`,
-      ip: `203.0.113.${seq % 250}`,
-      user_agent: UA,
-      detail: JSON.stringify({ name: `Quarterly report ${seq % 12}.pdf`, bytes: seq * 31 }),
-    };
-    const hash = chainHash(base, prev);
-    chunk.push({ ...base, prev_hash: prev, hash });
-    prev = hash;
-    if (chunk.length === size) {
-      yield chunk;
-      chunk = [];
-    }
-  }
-  if (chunk.length) yield chunk;
-}
+const chunks = (size: number) => auditChunks(N, size, actors, workspaces, []);
 
 type SqliteConn = {
   prepare(sql: string): { run(params: unknown[], cb: (err: Error | null) => void): void; finalize(cb: () => void): void };

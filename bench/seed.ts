@@ -113,8 +113,8 @@ async function bulk(db: Db, table: string, rows: Array<Record<string, unknown>>)
   }
 }
 
-/** Chained audit rows, generated in chunks with the kernel's own chainHash. */
-function* auditChunks(n: number, size: number, actors: string[], workspaces: string[], files: string[]): Generator<AuditRow[]> {
+/** Chained audit rows, generated in chunks with the kernel's own chainHash (also bench/audit-verify.ts). */
+export function* auditChunks(n: number, size: number, actors: string[], workspaces: string[], files: string[]): Generator<AuditRow[]> {
   const actions = ['core.session.login', 'files.file.download', 'files.version.upload', 'files.file.download', 'core.session.logout', 'files.file.delivered', 'core.member.add'];
   const UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
   const t0 = Date.now() - n * 1000 - 86_400_000;

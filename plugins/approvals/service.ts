@@ -513,7 +513,7 @@ async function remind(deps: ApprovalsDeps, seen: RequestRow, kind: 'before' | 'd
         .insert({ id, workspace_id: r.workspace_id, request_id: r.id, round: r.round, user_id: a.userId, kind, sent_at: now })
         .onConflict(['request_id', 'round', 'user_id', 'kind'])
         .ignore();
-      const won = await trx('approvals_reminders').where({ request_id: r.id, round: r.round, user_id: a.userId, kind }).first('id');
+      const won = await trx('approvals_reminders').where({ workspace_id: r.workspace_id, request_id: r.id, round: r.round, user_id: a.userId, kind }).first('id');
       if (won && String(won.id) === id) claimed.push(a.userId);
     }
     if (!claimed.length) return 0;

@@ -107,8 +107,7 @@ export default definePlugin<FilesSettings>({
         // client never counts an internal file.
         // One query: the last visit (a scalar subquery, scoped like the rest), the five newest
         // deliverables since then and, by a window count, how many in all.
-        const wsId = ctx.workspace!.id;
-        const seen = db('files_visits').where({ workspace_id: wsId, user_id: ctx.user!.id }).select('seen_at').limit(1);
+        const seen = ctx.scope!.table('files_visits').where({ user_id: ctx.user!.id }).select('seen_at').limit(1);
         const latest = (await ctx.scope!.table('files_files')
           .modify(accessibleBy(ctx.ability, 'read', 'File'))
           .whereNull('deleted_at')
@@ -119,7 +118,7 @@ export default definePlugin<FilesSettings>({
           .select('id', 'name', 'delivered_at', db.raw('count(*) over () as new_total'))) as Array<{ id: string; name: string; delivered_at: number | string; new_total: number | string }>;
         const count = latest.length ? Number(latest[0]!.new_total) : 0;
         // "For you" on a first visit: only asked when there is something to say it about.
-        const visit = count ? await db('files_visits').where({ workspace_id: wsId, user_id: ctx.user!.id }).first('seen_at') : undefined;
+        const visit = count ? await ctx.scope!.table('files_visits').where({ user_id: ctx.user!.id }).first('seen_at') : undefined;
         const base = `/w/${ctx.workspace!.slug}/files`;
         return { count, items: latest.map((f) => ({ name: f.name, href: `${base}/f/${f.id}`, at: Number(f.delivered_at) })), href: `${base}/`, firstVisit: !visit };
       },
