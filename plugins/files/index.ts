@@ -7,6 +7,7 @@
 //   routes.ts     the pages and actions under /w/:workspace/files
 //   upload.ts     streaming multipart with limits      download.ts  ranges, headers, zips
 //   sniff.ts      the allow list by magic bytes        service.ts   deliver, purge, scrub
+//   preview.ts    first-page PDF previews, rendered in a worker (preview-worker.mjs) after commit
 import { accessibleBy, definePlugin, Tokens, type BootstrapContext } from '../../core/index.ts';
 import { workspaceRoutes } from './routes.ts';
 import { exportFilesApi } from './api.ts';
@@ -14,6 +15,7 @@ import { registerApprovables } from './approvable.ts';
 import { purgeTrash, scrub, type FilesDeps } from './service.ts';
 import { warmArchiver } from './download.ts';
 import { settingsSchema, type FilesSettings } from './settings.ts';
+import { Previewer } from './preview.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -35,6 +37,8 @@ const CLIENT_ORGANIZE = { area: 'shared', client_access: 'manage' };
 
 /** The trash purge timer of each running instance (tests boot several in one process). */
 const purgers = new WeakMap<object, { timer: NodeJS.Timeout; running?: Promise<unknown> }>();
+/** The preview renderer of each running instance, from bootstrap to destroy. */
+const previewers = new WeakMap<object, Previewer>();
 
 function depsOf(ctx: BootstrapContext<FilesSettings>): FilesDeps {
   const c = ctx.container;
@@ -147,6 +151,12 @@ export default definePlugin<FilesSettings>({
     // approvable subjects (the kernel's approvables registry).
     exportFilesApi(ctx);
     registerApprovables(ctx);
+    // A committed PDF version (uploaded, added through the API, or restored) gets a first-page
+    // preview. Subscribers run after COMMIT and inside the request's transaction() call, so this
+    // only queues: the render happens off the request (preview.ts), once bootstrap started it.
+    const queue = (p: { workspaceId: string; fileId: string; versionId: string }) => previewers.get(ctx)?.enqueue(p);
+    ctx.events.subscribe('files.version.created', queue);
+    ctx.events.subscribe('files.version.restored', queue);
   },
 
   routes({ workspace }, ctx) {
@@ -165,8 +175,19 @@ export default definePlugin<FilesSettings>({
         .catch((err) => ctx.logger.error({ err }, 'trash purge failed'))
         .finally(() => (state.running = undefined));
     };
+    const previewer = new Previewer({ ...deps, settings: ctx.settings, now: () => ctx.container.resolve(Tokens.Clock).now() });
+    previewers.set(ctx, previewer);
+    // PDFs committed while no process rendered them (a restart mid-queue) get theirs hourly.
+    const catchUp = () =>
+      void jobs
+        .runOnce('files.preview-catch-up', 59 * 60_000, () => previewer.catchUp())
+        .catch((err) => ctx.logger.error({ err }, 'preview catch-up failed'));
     run();
-    state.timer = setInterval(run, 60 * 60_000);
+    catchUp();
+    state.timer = setInterval(() => {
+      run();
+      catchUp();
+    }, 60 * 60_000);
     state.timer.unref();
     purgers.set(ctx, state as { timer: NodeJS.Timeout });
     // The server listens right after bootstrap: load the zip library then, off the start-up path.
@@ -176,6 +197,9 @@ export default definePlugin<FilesSettings>({
   async destroy(ctx) {
     const state = purgers.get(ctx);
     if (state) clearInterval(state.timer);
+    // Before the database closes: the render in progress is cancelled (nothing is recorded for it).
+    await previewers.get(ctx)?.stop();
+    previewers.delete(ctx);
     await state?.running;
   },
 });

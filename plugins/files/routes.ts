@@ -5,7 +5,8 @@ import type { NextFunction, Request, Response, Router } from 'express';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AtriumError, authorize, canOnRow, fieldErrors, formBody, newId, notFound, transaction, type StorageService, type Trx } from '../../core/index.ts';
-import { sendVersion, sendZip, type ZipEntry } from './download.ts';
+import { fileHeaders, sendVersion, sendZip, type ZipEntry } from './download.ts';
+import { previewBind } from './preview.ts';
 import {
   FILE_COLS,
   VERSION_COLS,
@@ -62,9 +63,18 @@ const nameKey = (n: string) => n.toLowerCase();
 const isStaff = (req: Request) => req.ctx.ability.can('history', 'File');
 const base = (req: Request) => `/w/${req.ctx.workspace!.slug}/files`;
 
+/** A ready first-page preview of a file's current version: the PNG's size in pixels. */
+type PreviewSize = { width: number; height: number };
+
+/** From a row joined with `files_previews` (null columns: no ready preview). */
+const previewOf = (r: Record<string, unknown>): PreviewSize | null => (r.preview_width == null || r.preview_height == null ? null : { width: Number(r.preview_width), height: Number(r.preview_height) });
+
 /** The model a person sees for one file, field by field. Staff-only facts only for staff. */
-function fileView(req: Request, f: FileRow, folderName?: string) {
+function fileView(req: Request, f: FileRow, folderName?: string, preview?: PreviewSize | null) {
   const staff = isStaff(req);
+  // The list shows it within a 32 x 32 box, the file page at its own size. The version in the URL
+  // only busts the browser's cache when a new version becomes current; the route serves the current one.
+  const fit = preview ? Math.min(32 / preview.width, 32 / preview.height) : 0;
   return {
     id: f.id,
     name: f.name,
@@ -75,6 +85,17 @@ function fileView(req: Request, f: FileRow, folderName?: string) {
     updatedAt: f.updated_at,
     deliverable: f.delivered_at !== null,
     thumb: THUMBNAIL.has(f.content_type) && f.size <= 5 * 1024 * 1024 ? `${base(req)}/f/${f.id}/thumb` : null,
+    preview:
+      preview && f.current_version_id
+        ? {
+            src: `${base(req)}/f/${f.id}/preview?v=${encodeURIComponent(f.current_version_id)}`,
+            alt: `First page of ${f.name}`,
+            width: preview.width,
+            height: preview.height,
+            listWidth: Math.max(1, Math.round(preview.width * fit)),
+            listHeight: Math.max(1, Math.round(preview.height * fit)),
+          }
+        : null,
     folder: folderName ?? null,
     internal: staff && f.area === 'internal',
   };
@@ -104,7 +125,11 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     const page = Math.min(q.page, last);
     const total: number | string = exact ? counted : `more than ${limit - 1}`;
     const pages: number | string = exact ? last : `more than ${Math.floor((limit - 1) / settings.pageSize)}`;
-    const rows = ((await files
+    // The ready preview of each row's current version comes in the same query, joined to the page
+    // of rows only (a derived table: at most pageSize lookups on the unique version_id, however
+    // many files and previews the workspace has; joined before the LIMIT, PostgreSQL hashed every
+    // preview of the workspace). No query per row; the count above is unchanged.
+    const pageOfFiles = files
       .leftJoin('files_folders as d', function () {
         this.on('d.id', '=', 'f.folder_id').andOn('d.workspace_id', '=', 'f.workspace_id');
       })
@@ -112,7 +137,15 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
       .orderBy('f.id')
       .limit(settings.pageSize)
       .offset((page - 1) * settings.pageSize)
-      .select(...FILE_COLS.map((c) => `f.${c}`), 'd.name as folder_name')) as Array<Record<string, unknown>>).map((r) => ({ f: normFile(r), folder: r.folder_name as string | null }));
+      .select(...FILE_COLS.map((c) => `f.${c}`), 'd.name as folder_name');
+    const rows = ((await db
+      .from(pageOfFiles.as('pf'))
+      .leftJoin('files_previews as p', function () {
+        this.on('p.version_id', '=', 'pf.current_version_id').andOnVal('p.workspace_id', '=', req.ctx.workspace!.id).andOnVal('p.status', '=', 'ready');
+      })
+      .orderBy(`pf.${SORTS[q.sort]}`, q.dir)
+      .orderBy('pf.id')
+      .select('pf.*', 'p.width as preview_width', 'p.height as preview_height')) as Array<Record<string, unknown>>).map((r) => ({ f: normFile(r), folder: r.folder_name as string | null, preview: previewOf(r) }));
     const subfolders = search
       ? []
       : ((await foldersQuery(req)
@@ -128,7 +161,7 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     return {
       listUrl: here,
       search,
-      files: rows.map((r) => fileView(req, r.f, search ? (r.folder ?? 'Top level') : undefined)),
+      files: rows.map((r) => fileView(req, r.f, search ? (r.folder ?? 'Top level') : undefined, r.preview)),
       subfolders,
       total,
       page,
@@ -201,6 +234,13 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     return (f.folder_id ? await findFolder(req, f.folder_id, { trx }) : undefined) ?? rootFolder(settings);
   }
 
+  /** The ready preview of the file's current version (its blob and size), if there is one. */
+  async function readyPreview(req: Request, f: FileRow): Promise<{ blob_key: string; width: number; height: number } | undefined> {
+    if (!f.current_version_id) return undefined;
+    const p = (await req.ctx.scope!.table('files_previews').where({ version_id: f.current_version_id, status: 'ready' }).whereNotNull('blob_key').first('blob_key', 'width', 'height')) as { blob_key: string; width: number | string; height: number | string } | undefined;
+    return p ? { blob_key: p.blob_key, width: Number(p.width), height: Number(p.height) } : undefined;
+  }
+
   async function currentVersion(req: Request, f: FileRow, trx?: Trx) {
     const v = await (trx ? req.ctx.scope!.in(trx) : req.ctx.scope!).table('files_versions').where({ file_id: f.id, id: f.current_version_id }).first(VERSION_COLS);
     return v ? normVersion(v) : undefined;
@@ -260,11 +300,12 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
       const numbers = new Map((versions as Array<{ id: string; number: number }>).map((v) => [v.id, v.number]));
       receipts = rs.map((r) => ({ who: (r.name as string) ?? 'Someone no longer here', email: (r.email as string) ?? '', at: Number(r.created_at), via: r.via === 'zip' ? 'in a zip' : 'file', version: numbers.get(String(r.version_id)) ?? '?' }));
     }
+    const preview = await readyPreview(req, f);
     const folders = canOrganize ? ((await foldersQuery(req).orderBy('name').select('id', 'name', 'area', 'client_access')) as FolderRow[]).filter((d) => canInFolder(req, 'organize', d)).map((d) => ({ id: d.id, name: d.name, selected: d.id === f.folder_id })) : [];
     await req.ctx.render(
       'files/file',
       {
-        file: { ...fileView(req, f), contentType: f.content_type, area: staff ? f.area : undefined, deliveredAt: f.delivered_at, folderName: folder.id ? folder.name : 'Top level', folderHref: folder.id ? `${base(req)}/folders/${folder.id}` : `${base(req)}/` },
+        file: { ...fileView(req, f, undefined, preview ? { width: preview.width, height: preview.height } : null), contentType: f.content_type, area: staff ? f.area : undefined, deliveredAt: f.delivered_at, folderName: folder.id ? folder.name : 'Top level', folderHref: folder.id ? `${base(req)}/folders/${folder.id}` : `${base(req)}/` },
         staff,
         versions,
         receipts,
@@ -305,6 +346,33 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     const v = await currentVersion(req, f);
     if (!v || !THUMBNAIL.has(v.content_type) || v.size > 5 * 1024 * 1024) return next(notFound());
     await sendVersion(req, res, storage, db, f, v, 'inline');
+  });
+
+  // The first page of a PDF's current version as a PNG (preview.ts renders it after upload). Same
+  // permission as a thumbnail: whoever may see the file in the list. Not a receipt, like a thumbnail.
+  workspace.get('/f/:fileId/preview', authorize('read', 'File'), async (req, res, next) => {
+    const f = await fileOr404(req, next);
+    if (!f) return;
+    const p = await readyPreview(req, f);
+    if (!p) return next(notFound());
+    const opened = await storage.open(db, p.blob_key, { bind: previewBind(f.id, f.current_version_id!) });
+    fileHeaders(res, `${f.name} (first page).png`, 'image/png', 'inline');
+    // An image the browser may keep for a few minutes, for this person only; the list's URL
+    // carries the version, so a new version is fetched at once.
+    res.setHeader('Cache-Control', 'private, max-age=300');
+    res.setHeader('Content-Length', String(opened.size));
+    res.status(200);
+    if (req.method === 'HEAD') {
+      opened.stream.destroy();
+      res.end();
+      return;
+    }
+    opened.stream.on('error', (err) => {
+      req.ctx.log.error({ err, file: f.id }, 'a preview failed its integrity check');
+      res.destroy(err);
+    });
+    res.on('close', () => opened.stream.destroy());
+    opened.stream.pipe(res);
   });
 
   workspace.get('/f/:fileId/v/:versionId/download', authorize('history', 'File'), async (req, res, next) => {

@@ -1,9 +1,11 @@
 // Work the files plugin does outside a request: delivering (notifying the workspace), purging the
-// trash after its retention period, and scrubbing every stored version. Jobs that span workspaces
-// read by explicit workspace id from each row they touch; nothing here serves a request.
+// trash after its retention period (versions, their previews and all their blobs), and scrubbing
+// every stored version. Jobs that span workspaces read by explicit workspace id from each row they
+// touch; nothing here serves a request.
 import type { Logger } from 'pino';
 import { membersOf, transaction, type AuditEntry, type Db, type StorageService, type Trx, type Tokens, type Token } from '../../core/index.ts';
 import { bindFor } from './download.ts';
+import { removePreviews } from './preview.ts';
 
 const DAY = 86_400_000;
 
@@ -57,12 +59,14 @@ export async function purgeTrash(deps: FilesDeps, days: number, now = Date.now()
   const due = (await deps.db('files_files').whereNotNull('deleted_at').andWhere('deleted_at', '<', cutoff).limit(500).select('id', 'workspace_id', 'name')) as Array<{ id: string; workspace_id: string; name: string }>;
   for (const f of due) {
     await transaction(deps.db, async (trx) => {
-      const versions = (await trx('files_versions').where({ workspace_id: f.workspace_id, file_id: f.id }).pluck('blob_key')) as string[];
+      const versions = (await trx('files_versions').where({ workspace_id: f.workspace_id, file_id: f.id }).select('id', 'blob_key')) as Array<{ id: string; blob_key: string }>;
       await trx('files_downloads').where({ workspace_id: f.workspace_id, file_id: f.id }).delete();
+      // Previews first: their rows reference the versions, and their blobs go with them.
+      const previews = await removePreviews(trx, deps.storage, f.workspace_id, versions.map((v) => v.id));
       await trx('files_versions').where({ workspace_id: f.workspace_id, file_id: f.id }).delete();
-      for (const key of versions) await deps.storage.remove(trx, key);
+      for (const v of versions) await deps.storage.remove(trx, v.blob_key);
       await trx('files_files').where({ workspace_id: f.workspace_id, id: f.id }).delete();
-      await deps.audit.record(trx, { actorId: null, workspaceId: f.workspace_id, action: 'files.file.purge', subjectType: 'File', subjectId: f.id, detail: { name: f.name, versions: versions.length } });
+      await deps.audit.record(trx, { actorId: null, workspaceId: f.workspace_id, action: 'files.file.purge', subjectType: 'File', subjectId: f.id, detail: { name: f.name, versions: versions.length, ...(previews ? { previews } : {}) } });
     });
   }
   // Folders in the trash that no longer hold anything go too.

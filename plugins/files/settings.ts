@@ -18,6 +18,12 @@ export const settingsSchema = z.strictObject({
   trashDays: z.number().int().min(1).max(3650).default(30),
   /** What clients may do at the top level (folders set their own): view or upload. */
   rootClientAccess: z.enum(['view', 'upload']).default('upload'),
+  /**
+   * Largest PDF whose first page is rendered as a preview (preview.ts), in bytes: 25 MiB by
+   * default. The whole file is held in memory while it renders, so this also bounds that; 0 turns
+   * previews off.
+   */
+  previewMaxBytes: z.number().int().min(0).max(200 * MiB).default(25 * MiB),
 });
 
 export type FilesSettings = z.infer<typeof settingsSchema>;

@@ -44,6 +44,13 @@ test('a zip streams: its first bytes reach the client before the last entry is e
   const folderId = create.location!.split('/').pop()!;
   const names = ['a.pdf', 'b.pdf', 'c.pdf', 'd.pdf'];
   for (const name of names) assert.is((await upload(w.as.staff, `${w.base}/upload?folder=${folderId}`, [{ name, data: pdf(randomBytes(150_000).toString('base64')) }])).status, 200);
+  // Each PDF upload queues a first-page preview, and the renderer reads the PDF through
+  // storage.open too: let it finish first, so only the zip's own reads are counted below.
+  const versions = (await w.app.kernel.db('files_versions').whereIn('file_id', w.app.kernel.db('files_files').where({ folder_id: folderId }).select('id')).pluck('id')) as string[];
+  for (const deadline = Date.now() + 30_000; (await w.app.kernel.db('files_previews').whereIn('version_id', versions)).length < names.length; ) {
+    if (Date.now() > deadline) throw new Error('the previews of the uploaded PDFs were not recorded');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 
   const storage = w.app.kernel.storage as StorageService;
   const original = storage.open;
