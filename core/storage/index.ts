@@ -14,14 +14,15 @@
 import type { JobRunner } from '../jobs.ts';
 import { randomBytes } from 'node:crypto';
 import { join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from '../config/schema.ts';
 import type { Clock } from '../clock.ts';
 import { afterCommit, type Db, type Trx } from '../db/index.ts';
 import { AtriumError } from '../errors.ts';
-import type { BlobStore } from './adapter.ts';
-import { ALG, DecryptStream, EncryptStream, HEADER, blobSize, cipherRange, integrity, readHeader, unwrapKey, wrapKey } from './crypto.ts';
+import type { BlobReader, BlobStore, BlobWriter } from './adapter.ts';
+import { ALG, HEADER, blobSize, cipherRange, integrity, newHeader, readHeader, unwrapKey, wrapKey } from './crypto.ts';
+import { Opener, Sealer, type Lease } from './pipeline.ts';
 import { KeyRing } from './keys.ts';
 import { LocalBlobStore } from './local.ts';
 
@@ -40,9 +41,18 @@ export interface StoredBlob {
 }
 
 export interface OpenedBlob {
-  stream: Readable;
   size: number;
   sha256: string;
+  /** The plaintext as a stream (each chunk a fresh buffer): for any consumer. */
+  readonly stream: Readable;
+  /**
+   * Write the plaintext to `dest` (a response, a file) straight from the decryption buffers, without
+   * copying them on this thread; resolves when every byte was handed over (dest is not ended), and
+   * rejects on an integrity failure or when dest goes away. Use either this or `stream`.
+   */
+  writeTo(dest: Writable): Promise<void>;
+  /** Give up without reading (or stop reading). */
+  close(): void;
 }
 
 interface BlobRow {
@@ -60,16 +70,121 @@ export function createBlobStore(config: AtriumConfig): BlobStore {
   return new LocalBlobStore(s.dir ? resolve(s.dir) : join(config.dataDir, 'blobs'));
 }
 
-async function readExactly(stream: Readable, n: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let len = 0;
-  for await (const c of stream) {
-    parts.push(c as Buffer);
-    len += (c as Buffer).length;
-  }
-  const all = Buffer.concat(parts, len);
-  if (all.length < n) throw integrity('the blob is shorter than its header');
-  return all.subarray(0, n);
+/** A writer over put(Readable) for stores without create(): each buffer is copied (the caller reuses it). */
+function writerFromPut(store: BlobStore): BlobWriter {
+  const pass = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const putting = store.put(pass);
+  putting.catch(() => undefined);
+  return {
+    async write(buf) {
+      if (!pass.write(Buffer.from(buf))) await new Promise<void>((ok, fail) => {
+        pass.once('drain', ok);
+        putting.catch(fail);
+      });
+    },
+    async commit() {
+      pass.end();
+      return putting;
+    },
+    async abort() {
+      pass.destroy(new Error('aborted'));
+      await putting.catch(() => undefined);
+    },
+  };
+}
+
+/** Positional reads over get(Readable) for stores without reader(): one ranged stream, reopened on a seek. */
+function readerFromGet(store: BlobStore, key: string): BlobReader {
+  let stream: AsyncIterator<Buffer> | undefined;
+  let src: Readable | undefined;
+  let at = -1;
+  let pending: Buffer = Buffer.alloc(0);
+  let ended = false;
+  return {
+    async read(into, length, position) {
+      if (position !== at) {
+        src?.destroy();
+        src = await store.get(key, { start: position });
+        stream = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+        at = position;
+        pending = Buffer.alloc(0);
+        ended = false;
+      }
+      while (pending.length === 0 && !ended) {
+        const r = await stream!.next();
+        if (r.done) ended = true;
+        else pending = r.value;
+      }
+      const n = Math.min(length, pending.length);
+      pending.copy(into, 0, 0, n);
+      pending = pending.subarray(n);
+      at += n;
+      return n;
+    },
+    async close() {
+      src?.destroy();
+    },
+  };
+}
+
+/**
+ * Hand each chunk of `source` to `write`, one at a time, as it arrives. (Not `for await`: a
+ * Readable's async iterator returns everything buffered as one concatenated copy.)
+ */
+function feed(source: Readable, write: (chunk: Buffer) => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (source.errored) return reject(source.errored);
+    if (source.destroyed && !source.readableEnded) return reject(new Error('the source closed before its end'));
+    let failed = false;
+    const fail = (err: Error) => {
+      if (failed) return;
+      failed = true;
+      source.off('data', onData);
+      reject(err);
+    };
+    // 'end' can come while the last write is still under way (pause() does not hold it back).
+    let last: Promise<void> = Promise.resolve();
+    const onData = (chunk: Buffer) => {
+      const p = write(chunk);
+      last = p;
+      source.pause();
+      p.then(() => {
+        if (!failed) source.resume();
+      }, fail);
+    };
+    source.on('data', onData);
+    source.once('error', fail);
+    let ended = false;
+    source.once('end', () => {
+      ended = true;
+      last.then(() => {
+        if (!failed) resolve();
+      }, fail);
+    });
+    source.once('close', () => {
+      if (!ended) fail(source.errored ?? new Error('the source closed before its end'));
+    });
+    if (source.readableEnded) {
+      ended = true;
+      resolve();
+    }
+    source.resume();
+  });
+}
+
+/** Wait until `dest` drains, or resolve false when it closes first. */
+function drained(dest: Writable): Promise<boolean> {
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => () => {
+      dest.off('drain', onDrain);
+      dest.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = done(true);
+    const onClose = done(false);
+    dest.on('drain', onDrain);
+    dest.on('close', onClose);
+  });
 }
 
 export class StorageService {
@@ -94,14 +209,47 @@ export class StorageService {
   async put(source: Readable, opts: { bind: string; limit?: number }): Promise<StoredBlob> {
     const master = this.keys.current();
     const dek = randomBytes(32);
-    const enc = new EncryptStream(dek, Buffer.from(opts.bind), opts.limit);
-    source.on('error', (err) => enc.destroy(err));
-    // The store attaches its own handlers after its first await; an early error (a limit hit in
-    // the first chunks) must not go unhandled meanwhile. The store still sees it and rejects.
-    enc.on('error', () => undefined);
-    const key = await this.store.put(source.pipe(enc));
-    const { size, sha256 } = enc.result();
-    return { key, size, sha256, keyId: master.id, wrappedKey: wrapKey(master.key, master.id, dek, opts.bind), bind: opts.bind };
+    const { header, prefix } = newHeader();
+    const limit = opts.limit ?? Infinity;
+    // The source may fail (a limit hit by the parser) before feed() listens: never unhandled.
+    source.on('error', () => undefined);
+    const sealer = new Sealer({
+      key: dek,
+      prefix,
+      bind: Buffer.from(opts.bind),
+      header,
+      limit,
+      tooLarge: () => new AtriumError('ATR_TOO_LARGE', `more than ${limit} bytes`, { status: 413 }),
+      integrity,
+    });
+    let writer: BlobWriter | undefined;
+    let writing: Promise<void> | undefined;
+    try {
+      writer = this.store.create ? await this.store.create() : writerFromPut(this.store);
+      const w = writer;
+      // Frames go to the store as they are sealed; a store failure stops the source too.
+      writing = (async () => {
+        for await (const lease of sealer.output()) {
+          await w.write(lease.buf);
+          lease.release();
+        }
+      })();
+      writing.catch((err: Error) => sealer.fail(err));
+      await feed(source, (chunk) => sealer.write(chunk));
+      await sealer.end();
+      await writing;
+      const key = await writer.commit();
+      return { key, size: sealer.size, sha256: sealer.sha256!, keyId: master.id, wrappedKey: wrapKey(master.key, master.id, dek, opts.bind), bind: opts.bind };
+    } catch (err) {
+      sealer.fail(err as Error);
+      source.destroy();
+      await writing?.catch(() => undefined);
+      await writer?.abort();
+      throw err;
+    } finally {
+      sealer.close();
+      dek.fill(0);
+    }
   }
 
   /** The blob's row, in the caller's transaction, so row and business data commit together. */
@@ -147,16 +295,113 @@ export class StorageService {
     if (row.bind !== opts.bind) throw integrity(`blob ${key} belongs to another owner`);
     const size = Number(row.size);
     const dek = unwrapKey(this.keys.get(row.key_id), row.key_id, row.wrapped_key, row.bind);
-    const prefix = readHeader(await readExactly(await this.store.get(key, { start: 0, end: HEADER - 1 }), HEADER));
-    const o = { size, sha256: row.sha256, start: opts.start, end: opts.end };
-    const r = cipherRange(o);
-    const dec = new DecryptStream(dek, prefix, Buffer.from(opts.bind), o);
-    // A whole read takes the rest of the blob, so bytes appended after the last chunk are caught.
-    const whole = (opts.start ?? 0) === 0 && (opts.end === undefined || opts.end >= size - 1);
-    const src = await this.store.get(key, whole ? { start: r.from } : { start: r.from, end: r.to });
-    src.on('error', (err) => dec.destroy(err));
-    dec.on('close', () => src.destroy());
-    return { stream: src.pipe(dec), size, sha256: row.sha256 };
+    const reader = this.store.reader ? await this.store.reader(key) : readerFromGet(this.store, key);
+    let opener: Opener;
+    try {
+      const head = Buffer.alloc(HEADER);
+      const got = await reader.read(head, HEADER, 0);
+      if (got < HEADER) throw integrity('the blob is shorter than its header');
+      const prefix = readHeader(head);
+      const o = { size, start: opts.start, end: opts.end };
+      const r = cipherRange(o);
+      const start = opts.start ?? 0;
+      const whole = start === 0 && (opts.end === undefined || opts.end >= size - 1);
+      opener = new Opener(
+        {
+          key: dek,
+          prefix,
+          bind: Buffer.from(opts.bind),
+          size,
+          ...r,
+          skip: start - r.first * (64 * 1024),
+          length: size === 0 ? 0 : (opts.end ?? size - 1) - start + 1,
+          sha256: whole ? row.sha256 : undefined,
+          whole,
+          integrity,
+        },
+        reader,
+      );
+    } catch (err) {
+      await reader.close().catch(() => undefined);
+      throw err;
+    }
+    let used = false;
+    let closed = false;
+    const close = () => {
+      if (closed) return;
+      closed = true;
+      opener.close();
+      void reader.close().catch(() => undefined);
+    };
+    const use = (): AsyncGenerator<Lease> => {
+      if (used) throw new Error('an opened blob can be read once');
+      used = true;
+      return opener.leases();
+    };
+    let stream: Readable | undefined;
+    return {
+      size,
+      sha256: row.sha256,
+      get stream() {
+        if (stream) return stream;
+        const it = use();
+        stream = new Readable({
+          highWaterMark: 1024 * 1024,
+          read() {
+            it.next().then(
+              (r) => {
+                if (r.done) {
+                  closed = true;
+                  opener.finish();
+                  void reader.close().catch(() => undefined);
+                  this.push(null);
+                  return;
+                }
+                const copy = Buffer.allocUnsafe(r.value.buf.length);
+                r.value.buf.copy(copy);
+                r.value.release();
+                this.push(copy);
+              },
+              (err: Error) => this.destroy(err),
+            );
+          },
+          destroy(err, cb) {
+            close();
+            cb(err);
+          },
+        });
+        return stream;
+      },
+      async writeTo(dest: Writable): Promise<void> {
+        let inFlight = 0;
+        let settle: (() => void) | undefined;
+        try {
+          for await (const lease of use()) {
+            if (dest.destroyed || !dest.writable) throw new Error('the destination closed');
+            inFlight++;
+            const ok = dest.write(lease.buf, (err) => {
+              inFlight--;
+              // A failed write may still hold the bytes: the memory is then never reused.
+              if (!err) lease.release();
+              settle?.();
+            });
+            if (!ok && !(await drained(dest))) throw new Error('the destination closed');
+          }
+          // Every write handed over: the buffers may serve the next blob.
+          while (inFlight > 0) {
+            if (dest.destroyed) throw new Error('the destination closed');
+            await new Promise<void>((r) => (settle = r));
+          }
+          closed = true;
+          opener.finish();
+          void reader.close().catch(() => undefined);
+        } catch (err) {
+          close();
+          throw err;
+        }
+      },
+      close,
+    };
   }
 
   /** Read and authenticate a whole blob; null when it is intact, else the reason. */
@@ -166,8 +411,8 @@ export class StorageService {
       const stored = await this.store.size(key);
       if (stored === null) return 'the blob is missing';
       if (stored !== blobSize(Number(row.size))) return `the blob is ${stored} bytes, expected ${blobSize(Number(row.size))}`;
-      const { stream } = await this.open(db, key, { bind });
-      for await (const _ of stream) void _;
+      const opened = await this.open(db, key, { bind });
+      await opened.writeTo(new Writable({ highWaterMark: 1024 * 1024, write: (_c, _e, cb) => cb() }));
       return null;
     } catch (err) {
       return err instanceof AtriumError ? (err.detail ?? err.message) : (err as Error).message;

@@ -1,15 +1,14 @@
 // Local-disk blob store. A write goes to `<root>/tmp/<random>.part` (flushed to disk in the
-// background as it grows), is fsynced, renamed to
+// background as it grows; create() writes from the caller's buffers), is fsynced, renamed to
 // `<root>/<k[0..2]>/<k>` and the folder is fsynced (SECURITY.md control 48), so a crash leaves
 // either no blob or a whole one; leftovers in tmp/ are removed by cleanPartial. Paths are built
 // from the random key only, and the resolved path must stay under the root (control 36).
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { AtriumError } from '../errors.ts';
-import { KEY_PATTERN, type BlobInfo, type BlobStore } from './adapter.ts';
+import { KEY_PATTERN, type BlobInfo, type BlobReader, type BlobStore, type BlobWriter } from './adapter.ts';
 
 /** Bytes written between background fdatasync calls during a put. */
 const EARLY_SYNC = 32 * 1024 * 1024;
@@ -31,66 +30,90 @@ export class LocalBlobStore implements BlobStore {
   }
 
   async put(source: Readable): Promise<string> {
-    const key = randomBytes(16).toString('hex');
-    const tmpDir = join(this.root, 'tmp');
-    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
-    const temp = join(tmpDir, `${randomBytes(8).toString('hex')}.part`);
-    // The file is opened here and stays open after the stream finishes (autoClose: false): the
-    // final fsync goes through it, and it is closed here on every path.
-    let fh: FileHandle;
+    let w: BlobWriter;
     try {
-      fh = await open(temp, 'wx', 0o600);
+      w = await this.create();
     } catch (err) {
       source.destroy(err as Error);
       throw err;
     }
-    const out = fh.createWriteStream({ highWaterMark: 1024 * 1024, autoClose: false });
+    try {
+      for await (const chunk of source) await w.write(chunk as Buffer);
+      return await w.commit();
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+  }
+
+  async create(): Promise<BlobWriter> {
+    const key = randomBytes(16).toString('hex');
+    const tmpDir = join(this.root, 'tmp');
+    await mkdir(tmpDir, { recursive: true, mode: 0o700 });
+    const temp = join(tmpDir, `${randomBytes(8).toString('hex')}.part`);
+    const fh = await open(temp, 'wx', 0o600);
     // Write-back while the rest streams: every EARLY_SYNC bytes, fdatasync in the background (one
-    // at a time), so the final fsync below waits for the tail of the file, not all of it. The
-    // durability guarantee is unchanged: the blob is renamed into place only after that fsync.
+    // at a time), so the final fsync waits for the tail of the file, not all of it. Durability is
+    // unchanged: the blob is renamed into place only after that fsync.
     let early: Promise<void> | undefined;
+    let written = 0;
     let syncedTo = 0;
-    const onData = () => {
-      if (early || out.bytesWritten - syncedTo < EARLY_SYNC) return;
-      syncedTo = out.bytesWritten;
-      early = fh.datasync().then(
-        () => void (early = undefined),
-        () => void (early = undefined),
-      );
+    let isOpen = true;
+    const close = async () => {
+      if (!isOpen) return;
+      isOpen = false;
+      await early;
+      await fh.close();
     };
-    source.on('data', onData);
-    try {
-      try {
-        await pipeline(source, out);
-        source.off('data', onData);
-        await early;
-        await fh.sync();
-      } finally {
-        source.off('data', onData);
-        out.destroy(); // releases its hold on the handle (autoClose: false: the fd stays open)
-        await early;
-        await fh.close();
-      }
-    } catch (err) {
-      await unlink(temp).catch(() => {});
-      throw err;
-    }
-    const final = this.pathOf(key);
-    const dir = join(this.root, key.slice(0, 2));
-    try {
-      await mkdir(dir, { recursive: true, mode: 0o700 });
-      await rename(temp, final);
-      const d = await open(dir, 'r');
-      try {
-        await d.sync();
-      } finally {
-        await d.close();
-      }
-    } catch (err) {
-      await unlink(temp).catch(() => {});
-      throw err;
-    }
-    return key;
+    return {
+      async write(buf: Buffer): Promise<void> {
+        for (let at = 0; at < buf.length; ) {
+          const { bytesWritten } = await fh.write(buf, at, buf.length - at, null);
+          at += bytesWritten;
+        }
+        written += buf.length;
+        if (!early && written - syncedTo >= EARLY_SYNC) {
+          syncedTo = written;
+          early = fh.datasync().then(
+            () => void (early = undefined),
+            () => void (early = undefined),
+          );
+        }
+      },
+      commit: async (): Promise<string> => {
+        try {
+          await early;
+          await fh.sync();
+          await close();
+          const dir = join(this.root, key.slice(0, 2));
+          await mkdir(dir, { recursive: true, mode: 0o700 });
+          await rename(temp, this.pathOf(key));
+          const d = await open(dir, 'r');
+          try {
+            await d.sync();
+          } finally {
+            await d.close();
+          }
+          return key;
+        } catch (err) {
+          await close().catch(() => {});
+          await unlink(temp).catch(() => {});
+          throw err;
+        }
+      },
+      async abort(): Promise<void> {
+        await close().catch(() => {});
+        await unlink(temp).catch(() => {});
+      },
+    };
+  }
+
+  async reader(key: string): Promise<BlobReader> {
+    const fh = await open(this.pathOf(key), 'r');
+    return {
+      read: async (into, length, position) => (await fh.read(into, 0, length, position)).bytesRead,
+      close: () => fh.close(),
+    };
   }
 
   async get(key: string, range?: { start: number; end?: number }): Promise<Readable> {
