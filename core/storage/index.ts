@@ -22,7 +22,7 @@ import { afterCommit, type Db, type Trx } from '../db/index.ts';
 import { AtriumError } from '../errors.ts';
 import type { BlobReader, BlobStore, BlobWriter } from './adapter.ts';
 import { ALG, HEADER, blobSize, cipherRange, integrity, newHeader, readHeader, unwrapKey, wrapKey } from './crypto.ts';
-import { Opener, Sealer, type Lease } from './pipeline.ts';
+import { Opener, Sealer, warmCryptoThreads, type Lease } from './pipeline.ts';
 import { KeyRing } from './keys.ts';
 import { LocalBlobStore } from './local.ts';
 
@@ -496,6 +496,13 @@ export class StorageService {
     run();
     this.timer = setInterval(run, everyMs);
     this.timer.unref();
+    // The crypto threads, a moment after start-up (off its path), ready for the first large blob.
+    setTimeout(() => this.warm(), 1000).unref();
+  }
+
+  /** Start the crypto threads used for blobs over 1 MiB now rather than on the first one. */
+  warm(): void {
+    warmCryptoThreads();
   }
 
   async stop(): Promise<void> {

@@ -68,6 +68,16 @@ class CryptoThread {
     return w;
   }
 
+  /** Stop the thread (jobs on it fail; the next job starts a new one). */
+  async terminate(): Promise<void> {
+    await this.worker?.terminate();
+  }
+
+  /** Start the thread now (unref'd: it never keeps the process alive on its own). */
+  warm(): void {
+    this.spawn();
+  }
+
   /** Keep the thread (and the process) alive while a job uses it. */
   hold(): void {
     if (this.held++ === 0) this.spawn().ref();
@@ -92,6 +102,20 @@ class CryptoThread {
 
 const aes = new CryptoThread('atrium-aes');
 const sha = new CryptoThread('atrium-sha');
+
+/**
+ * Start both crypto threads ahead of the first large blob (about 9 MiB of memory each, idle), so
+ * an upload does not pay their start-up. The server does this shortly after it starts.
+ */
+export function warmCryptoThreads(): void {
+  aes.warm();
+  sha.warm();
+}
+
+/** Stop both threads, as a crash would: running jobs fail, later ones start new threads. */
+export async function stopCryptoThreads(): Promise<void> {
+  await Promise.all([aes.terminate(), sha.terminate()]);
+}
 const pool: SharedArrayBuffer[] = [];
 let nextId = 1;
 
@@ -109,6 +133,7 @@ class Job {
   private waiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
   failed: Error | undefined;
   private closed = false;
+  private recycled = false;
   private readonly hashing: boolean;
 
   constructor(start: { key?: Buffer; prefix?: Buffer; bind?: Buffer; size?: number }, hash: boolean) {
@@ -142,6 +167,14 @@ class Job {
     const w = this.waiters;
     this.waiters = [];
     for (const x of w) x.resolve();
+    if (this.closed) this.recycle();
+  }
+
+  /** Back to the pool once the job is closed and every slot is home (never after a failure). */
+  private recycle(): void {
+    if (this.recycled || this.failed || this.free[0].length !== DEPTH || this.free[1].length !== DEPTH) return;
+    this.recycled = true;
+    if (pool.length < POOL) pool.push(this.sab);
   }
 
   fail(err: Error): void {
@@ -151,7 +184,7 @@ class Job {
     for (const x of w) x.reject(this.failed);
   }
 
-  /** End the job in both threads; the memory goes back to the pool only when every slot is home. */
+  /** End the job in both threads; the memory goes back to the pool once every slot is home. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -161,8 +194,7 @@ class Job {
       sha.send({ op: 'end', id: this.id });
       sha.letGo();
     }
-    const home = this.free[0].length === DEPTH && this.free[1].length === DEPTH;
-    if (!this.failed && home && pool.length < POOL) pool.push(this.sab);
+    this.recycle(); // now, or when the last lent slot comes home
   }
 }
 

@@ -17,6 +17,7 @@ import { transaction } from '../../core/db/index.ts';
 import { CHUNK, HEADER, TAG, openChunk, readHeader } from '../../core/storage/crypto.ts';
 import type { LocalBlobStore } from '../../core/storage/local.ts';
 import type { StorageService, StoredBlob } from '../../core/storage/index.ts';
+import { stopCryptoThreads } from '../../core/storage/pipeline.ts';
 
 const test = suite('storage pipeline');
 let app: TestApp;
@@ -103,6 +104,32 @@ test('writeTo hands the plaintext to a writable without copies and ends clean', 
     () => assert.unreachable('writeTo resolved after its destination closed'),
     (err: Error) => assert.match(err.message, /closed/),
   );
+});
+
+test('a crypto thread that dies mid-blob fails that blob cleanly (nothing left behind); the next blob starts new threads', async () => {
+  const tmp = join((storage.store as LocalBlobStore).root, 'tmp');
+  const before = readdirSync(tmp).length;
+  const data = randomBytes(8 * MiB);
+  let sent = 0;
+  const source = new Readable({
+    read() {
+      if (sent >= data.length) return void this.push(null);
+      const piece = data.subarray(sent, sent + 512 * 1024);
+      sent += piece.length;
+      // Halfway through, the threads go away (as if one had crashed).
+      if (sent === 4 * MiB) void stopCryptoThreads().then(() => this.push(piece));
+      else this.push(piece);
+    },
+  });
+  await storage.put(source, { bind: 'files:crash:1' }).then(
+    () => assert.unreachable('the blob was stored without its threads'),
+    (err: Error) => assert.match(err.message, /thread stopped|exit code|closed/),
+  );
+  assert.is(readdirSync(tmp).length, before, 'no partial file left');
+  const b = await store(pieces(data, 70_000), 'files:crash:2');
+  assert.is(b.sha256, sha(data));
+  const back = await read(b.key, b.bind);
+  assert.ok(back.out.equals(data));
 });
 
 // ---- through the storage service, with blobs large enough to use the worker
