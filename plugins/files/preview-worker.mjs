@@ -11,6 +11,15 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { setPriority } from 'node:os';
+
+// A preview is background work: on Linux a thread's nice value is its own, so this lowers this
+// thread only (the server's threads keep theirs) and requests win the CPU over a render.
+try {
+  setPriority(19);
+} catch {
+  // Not permitted or not supported here: render at normal priority.
+}
 
 const require = createRequire(import.meta.url);
 /** pdfjs's own data files, read from disk by path: nothing is ever fetched over a network. */
