@@ -9,6 +9,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { Artifacts, arrive, launchChromium } from './support.ts';
 import { startApp, type TestApp } from '../helpers/app.ts';
 import { flushMail, parse, SMTP_CONFIG, startSmtp } from '../identity/support.ts';
+import { PDFDocument, StandardFonts, rgb } from 'pdf-lib';
 
 const art = new Artifacts('journeys');
 const OWNER = { email: 'olivia@harbor.example', password: 'Harbour lights over the quay', name: 'Olivia Owner' };
@@ -148,16 +149,46 @@ test('staff upload a deliverable (the progress bar shows); the client sees it on
   assert.ok(await app.kernel.db('audit_events').where({ action: 'files.file.download' }).first(), 'a download receipt');
 });
 
+test("a real PDF shows its first page in the client's list and on the file's page", async () => {
+  const doc = await PDFDocument.create();
+  const page = doc.addPage([595, 842]);
+  page.drawRectangle({ x: 60, y: 300, width: 475, height: 420, color: rgb(0.1, 0.2, 0.5) });
+  page.drawText('Statement of work', { x: 60, y: 200, size: 28, font: await doc.embedFont(StandardFonts.Helvetica) });
+  await owner.goto(`${app.url}/w/acme/files`);
+  await owner.setInputFiles('#files-input', { name: 'Statement of work.pdf', mimeType: 'application/pdf', buffer: Buffer.from(await doc.save()) });
+  await owner.getByRole('button', { name: 'Upload' }).click();
+  await owner.waitForSelector('#file-list >> text=Statement of work.pdf', { timeout: 20_000 });
+  // The render runs after the upload's commit, off the request: wait for its outcome.
+  const deadline = Date.now() + 30_000;
+  while (!(await app.kernel.db('files_previews').where({ status: 'ready' }).first('id'))) {
+    assert.ok(Date.now() < deadline, 'a preview was rendered within 30 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const img = 'img[alt="First page of Statement of work.pdf"]';
+  /** The image is in the page and the browser decoded it (naturalWidth is 0 for a broken image). */
+  const shown = async (p: Page) => {
+    await p.waitForSelector(img, { timeout: 10_000 });
+    await p.waitForFunction(`(() => { const i = document.querySelector('${img}'); return i && i.complete && i.naturalWidth > 0; })()`, undefined, { timeout: 10_000 });
+    return (await p.evaluate(`document.querySelector('${img}').naturalWidth`)) as number;
+  };
+  await client.goto(`${app.url}/w/acme/files`);
+  assert.is(await shown(client), 480, 'the list shows the 480 px preview, scaled down');
+  await art.check(client, '12-client-list-pdf-preview');
+  await client.getByRole('link', { name: 'Statement of work.pdf' }).first().click();
+  assert.is(await shown(client), 480, "the file's page shows it too");
+  await art.check(client, '13-client-file-pdf-preview');
+});
+
 test("an admin's branding change shows on the client's next page", async () => {
   await owner.goto(`${app.url}/admin/branding`);
-  await art.check(owner, '12-branding');
+  await art.check(owner, '14-branding');
   await owner.getByLabel('Primary colour').fill('#0b3d2e');
   await owner.getByRole('button', { name: 'Save branding' }).click();
   await owner.waitForLoadState();
   await client.goto(`${app.url}/w/acme/`);
   const primary = (await client.evaluate(`getComputedStyle(document.documentElement).getPropertyValue('--brand-primary').trim()`)) as string;
   assert.is(primary, '#0b3d2e');
-  await art.check(client, '13-client-rebranded');
+  await art.check(client, '15-client-rebranded');
 });
 
 test('no serious or critical accessibility violations on any page visited', () => {
