@@ -172,6 +172,9 @@ function feed(source: Readable, write: (chunk: Buffer) => Promise<void>): Promis
   });
 }
 
+/** Size of the copies `OpenedBlob.stream` hands out. */
+const COPY = 64 * 1024;
+
 /** Wait until `dest` drains, or resolve false when it closes first. */
 function drained(dest: Writable): Promise<boolean> {
   return new Promise((resolve) => {
@@ -357,10 +360,15 @@ export class StorageService {
                   this.push(null);
                   return;
                 }
-                const copy = Buffer.allocUnsafe(r.value.buf.length);
-                r.value.buf.copy(copy);
+                // Copies of 64 KiB (malloc reuses those; 1 MiB ones are fresh mappings each time,
+                // resident until the GC gets to them).
+                const { buf } = r.value;
+                for (let at = 0; at < buf.length; at += COPY) {
+                  const copy = Buffer.allocUnsafe(Math.min(COPY, buf.length - at));
+                  buf.copy(copy, 0, at, at + copy.length);
+                  this.push(copy);
+                }
                 r.value.release();
-                this.push(copy);
               },
               (err: Error) => this.destroy(err),
             );
