@@ -6,7 +6,7 @@
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import type { ZipArchive as ZipArchiveType } from 'archiver';
-import type { Db, StorageService, Trx } from '../../core/index.ts';
+import type { Db, OpenedBlob, StorageService, Trx } from '../../core/index.ts';
 import type { FileRow, VersionRow } from './repo.ts';
 import { COMPRESSED } from './sniff.ts';
 
@@ -76,17 +76,25 @@ export async function sendVersion(req: Request, res: Response, storage: StorageS
     res.status(200);
     res.setHeader('Content-Length', String(version.size));
   }
+  sendOpened(req, res, opened, { file: file.id, version: version.id });
+}
+
+/**
+ * Send an opened blob as the body (headers and status already set): nothing for HEAD, else straight
+ * from the decryption buffers to the socket (no copy per chunk on this thread). A failure mid-way
+ * (integrity) is logged and cuts the connection.
+ */
+export function sendOpened(req: Request, res: Response, opened: OpenedBlob, context: Record<string, string>): void {
   if (req.method === 'HEAD') {
     opened.close();
     res.end();
     return;
   }
-  // Straight from the decryption buffers to the socket (no copy per chunk on this thread).
   res.on('close', () => opened.close());
   opened.writeTo(res).then(
     () => res.end(),
     (err: Error) => {
-      if (!res.destroyed) req.ctx.log.error({ err, file: file.id, version: version.id }, 'file failed its integrity check mid-download');
+      if (!res.destroyed) req.ctx.log.error({ err, ...context }, 'a stored file failed its integrity check mid-download');
       res.destroy(err);
     },
   );

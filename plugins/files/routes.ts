@@ -5,7 +5,7 @@ import type { NextFunction, Request, Response, Router } from 'express';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AtriumError, authorize, canOnRow, fieldErrors, formBody, newId, notFound, transaction, type StorageService, type Trx } from '../../core/index.ts';
-import { fileHeaders, sendVersion, sendZip, type ZipEntry } from './download.ts';
+import { fileHeaders, sendOpened, sendVersion, sendZip, type ZipEntry } from './download.ts';
 import { previewBind } from './preview.ts';
 import {
   FILE_COLS,
@@ -362,17 +362,7 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     res.setHeader('Cache-Control', 'private, max-age=300');
     res.setHeader('Content-Length', String(opened.size));
     res.status(200);
-    if (req.method === 'HEAD') {
-      opened.stream.destroy();
-      res.end();
-      return;
-    }
-    opened.stream.on('error', (err) => {
-      req.ctx.log.error({ err, file: f.id }, 'a preview failed its integrity check');
-      res.destroy(err);
-    });
-    res.on('close', () => opened.stream.destroy());
-    opened.stream.pipe(res);
+    sendOpened(req, res, opened, { file: f.id, preview: p.blob_key });
   });
 
   workspace.get('/f/:fileId/v/:versionId/download', authorize('history', 'File'), async (req, res, next) => {
