@@ -22,7 +22,7 @@ import { afterCommit, type Db, type Trx } from '../db/index.ts';
 import { AtriumError } from '../errors.ts';
 import type { BlobReader, BlobStore, BlobWriter } from './adapter.ts';
 import { ALG, HEADER, blobSize, cipherRange, integrity, newHeader, readHeader, unwrapKey, wrapKey } from './crypto.ts';
-import { Opener, Sealer, warmCryptoThreads, type Lease } from './pipeline.ts';
+import { Opener, Sealer, copyIntoShared, warmCryptoThreads, type Lease } from './pipeline.ts';
 import { KeyRing } from './keys.ts';
 import { LocalBlobStore } from './local.ts';
 
@@ -116,7 +116,7 @@ function readerFromGet(store: BlobStore, key: string): BlobReader {
         else pending = r.value;
       }
       const n = Math.min(length, pending.length);
-      pending.copy(into, 0, 0, n);
+      if (n > 0) copyIntoShared(pending.subarray(0, n), into, 0); // `into` is a slab of shared memory
       pending = pending.subarray(n);
       at += n;
       return n;

@@ -231,11 +231,15 @@ class Ordered<T> {
 
 const noop = () => undefined;
 
-let stage: Buffer | undefined;
-/** One ordinary 256 KiB buffer for realigning copies into shared memory (used synchronously). */
-function staging(): Buffer {
-  stage ??= Buffer.allocUnsafeSlow(256 * 1024 + 8);
-  return stage;
+/**
+ * Copy `src` (not empty) into the shared buffer `mem` at `at`. Not `src.copy(mem, at)`: V8 copies
+ * into shared memory word by word only when both sides have the same alignment modulo 8, and
+ * byte by byte otherwise (3.9 GB/s here; socket chunks sliced by busboy are almost never aligned
+ * with their place in a slab). `fill` with a value exactly as long as the range is one plain
+ * memcpy in Node's C++, whatever the alignment (30 GB/s).
+ */
+export function copyIntoShared(src: Buffer, mem: Buffer, at: number): void {
+  mem.fill(src, at, at + src.length);
 }
 
 export interface SealOptions {
@@ -305,19 +309,7 @@ export class Sealer {
       }
       const n = Math.min(SLAB_PLAIN - this.curLength, chunk.length - at);
       const dst = job.at(0, this.cur) + this.curLength;
-      if ((chunk.byteOffset + at) % 8 === dst % 8) chunk.copy(job.mem, dst, at, at + n);
-      else {
-        // V8 copies into shared memory word by word only when both sides are equally aligned;
-        // otherwise byte by byte (4x slower than two copies through an ordinary buffer).
-        const stage = staging();
-        const step = stage.length - 8;
-        for (let k = 0; k < n; k += step) {
-          const m = Math.min(step, n - k);
-          const off = (dst + k) % 8; // the staged bytes sit as the shared ones will
-          chunk.copy(stage, off, at + k, at + k + m);
-          stage.copy(job.mem, dst + k, off, off + m);
-        }
-      }
+      copyIntoShared(chunk.subarray(at, at + n), job.mem, dst);
       this.curLength += n;
       at += n;
       // A full slab waits until more bytes come: only then is it known not to hold the last chunk.

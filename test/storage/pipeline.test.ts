@@ -17,7 +17,7 @@ import { transaction } from '../../core/db/index.ts';
 import { CHUNK, HEADER, TAG, openChunk, readHeader } from '../../core/storage/crypto.ts';
 import type { LocalBlobStore } from '../../core/storage/local.ts';
 import type { StorageService, StoredBlob } from '../../core/storage/index.ts';
-import { stopCryptoThreads } from '../../core/storage/pipeline.ts';
+import { copyIntoShared, stopCryptoThreads } from '../../core/storage/pipeline.ts';
 
 const test = suite('storage pipeline');
 let app: TestApp;
@@ -49,6 +49,16 @@ test('digest and bytes round-trip on either side of the one-slab threshold and f
     const back = await read(b.key, b.bind);
     assert.is(back.err, null);
     assert.ok(back.out.equals(data), `${size} bytes read back`);
+  }
+});
+
+test('copyIntoShared copies exactly the source bytes into shared memory at any alignment, and nothing around them', () => {
+  const src = randomBytes(70_000);
+  for (const [from, to, len] of [[0, 0, 65536], [3, 0, 65536], [0, 5, 65536], [7, 1, 1], [1, 6, 69_999], [4, 4, 17]] as const) {
+    const mem = Buffer.from(new SharedArrayBuffer(140_000)).fill(0xee);
+    copyIntoShared(src.subarray(from, from + len), mem, to);
+    assert.ok(mem.subarray(to, to + len).equals(src.subarray(from, from + len)), `from ${from} to ${to}, ${len} bytes`);
+    assert.ok(mem.subarray(0, to).every((b) => b === 0xee) && mem.subarray(to + len).every((b) => b === 0xee), `from ${from} to ${to}: bytes around untouched`);
   }
 });
 
