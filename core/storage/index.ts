@@ -116,7 +116,7 @@ function readerFromGet(store: BlobStore, key: string): BlobReader {
         else pending = r.value;
       }
       const n = Math.min(length, pending.length);
-      if (n > 0) copyIntoShared(pending.subarray(0, n), into, 0); // `into` is a slab of shared memory
+      copyIntoShared(pending.subarray(0, n), into, 0); // `into` is a slab of shared memory
       pending = pending.subarray(n);
       at += n;
       return n;

@@ -232,7 +232,7 @@ class Ordered<T> {
 const noop = () => undefined;
 
 /**
- * Copy `src` (not empty) into the shared buffer `mem` at `at`. Not `src.copy(mem, at)`: V8 copies
+ * Copy `src` into the shared buffer `mem` at `at`. Not `src.copy(mem, at)`: V8 copies
  * into shared memory word by word only when both sides have the same alignment modulo 8, and
  * byte by byte otherwise (3.9 GB/s here; socket chunks sliced by busboy are almost never aligned
  * with their place in a slab). `fill` with a value exactly as long as the range is one plain
