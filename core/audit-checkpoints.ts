@@ -27,6 +27,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, t
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import { fsyncPath } from './fsync.ts';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from './config/schema.ts';
 import type { Clock } from './clock.ts';
@@ -212,14 +213,6 @@ async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
-async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 /** The database's chain hash at each of `seqs` (rows that do not exist are absent). */
 async function hashesAt(db: Db, seqs: number[]): Promise<Map<number, string>> {
@@ -292,7 +285,7 @@ export async function writeCheckpoint(db: Db, config: Paths, clock: Clock): Prom
     } finally {
       await fh.close();
     }
-    if (created || existingPub === null) await fsyncDir(dirname(file));
+    if (created || existingPub === null) await fsyncPath(dirname(file));
     return { written: true, checkpoint, file, publicKeyFile: pubFile };
   });
 }

@@ -17,17 +17,10 @@ import type { AddressInfo } from 'node:net';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fsyncPath } from '../../core/fsync.ts';
 
 const PIECE = 1 << 20;
 
-async function syncDir(dir: string): Promise<void> {
-  const d = await open(dir, 'r');
-  try {
-    await d.sync();
-  } finally {
-    await d.close();
-  }
-}
 
 /**
  * Copies `from` to `to` through user space, durably (temp, fdatasync, rename, fsync folder), with
@@ -63,7 +56,7 @@ export async function copyFile(from: string, to: string): Promise<void> {
     await dst.close();
   }
   await rename(temp, to);
-  await syncDir(join(to, '..'));
+  await fsyncPath(join(to, '..'));
 }
 
 /** Reads `path` through user space into one recycled buffer; returns the bytes read. */
@@ -107,7 +100,7 @@ export function startServer(dir: string): Promise<FloorServer> {
               await fh.datasync();
               await fh.close();
               await rename(temp, join(dir, name));
-              await syncDir(dir);
+              await fsyncPath(dir);
             })().then(resolve, reject);
           });
           stream.pipe(out);

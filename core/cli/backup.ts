@@ -13,8 +13,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createReadStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { fsyncPath } from '../fsync.ts';
 import knexFactory from 'knex';
 import { loadConfig } from '../config/load.ts';
 import type { AtriumConfig } from '../config/schema.ts';
@@ -57,14 +58,6 @@ async function sha256File(file: string): Promise<string> {
   return h.digest('hex');
 }
 
-async function fsyncPath(p: string): Promise<void> {
-  const fh = await open(p, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
 async function listFiles(root: string, rel = ''): Promise<string[]> {
   if (!existsSync(join(root, rel))) return [];

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import { join, resolve, sep } from 'node:path';
+import { fsyncPath } from '../fsync.ts';
 import type { Readable } from 'node:stream';
 import { AtriumError } from '../errors.ts';
 import { KEY_PATTERN, type BlobInfo, type BlobReader, type BlobStore, type BlobWriter } from './adapter.ts';
@@ -88,12 +89,7 @@ export class LocalBlobStore implements BlobStore {
           const dir = join(this.root, key.slice(0, 2));
           await mkdir(dir, { recursive: true, mode: 0o700 });
           await rename(temp, this.pathOf(key));
-          const d = await open(dir, 'r');
-          try {
-            await d.sync();
-          } finally {
-            await d.close();
-          }
+          await fsyncPath(dir);
           return key;
         } catch (err) {
           await close().catch(() => {});
