@@ -175,7 +175,7 @@ async function main(): Promise<void> {
         const page = await ctx.newPage();
         await page.goto(`${base}${shot.path}`);
         await page.waitForLoadState('networkidle').catch(() => undefined);
-        const { scroll, height } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight }));
+        const { scroll, height } = (await page.evaluate('({ scroll: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight })')) as { scroll: number; height: number };
         const file = join(outDir, `${shot.name}-${size}.png`);
         await page.screenshot({ path: file, fullPage: true });
         console.log(`${shot.name}-${size}: ${scroll > viewport.width ? `OVERFLOW ${scroll}px wide` : 'fits'}, ${height}px tall`);
