@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { Router } from 'express';
 import type { Logger } from 'pino';
-import { loadConfig, PROJECT_ROOT, type LoadConfigOptions } from './config/load.ts';
+import { loadConfig, PROJECT_ROOT, settleBaseUrl, type LoadConfigOptions } from './config/load.ts';
 import type { AtriumConfig } from './config/schema.ts';
 import { Container, Tokens } from './container.ts';
 import { createLogger } from './logger.ts';
@@ -162,6 +162,9 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       });
       const addr = server.address() as AddressInfo;
       url = `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}`;
+      // The public address, now that the port is known: a derived one follows it; a wrong one is said.
+      const baseUrlWarning = settleBaseUrl(config, addr.port);
+      if (baseUrlWarning) logger.warn({ code: 'ATR_BASE_URL', baseUrl: config.baseUrl }, baseUrlWarning);
       logger.info({ url, plugins: plugins.map((p) => p.id), theme: views.theme.name, db: config.database.url ? 'postgres' : 'sqlite' }, 'atrium listening');
     }
 

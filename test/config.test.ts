@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../core/config/load.ts';
+import { baseUrlIsDerived, loadConfig, settleBaseUrl } from '../core/config/load.ts';
 import { AtriumError } from '../core/errors.ts';
 
 const test = suite('config');
@@ -92,6 +92,28 @@ test('malformed JSON in the file names the file', () => {
   const err = errorOf(() => loadConfig({ env: {}, file: f }));
   assert.is(err.code, 'ATR_CONFIG_FILE');
   assert.match(err.message, f);
+});
+
+test('without ATRIUM_BASE_URL, links follow PORT (and the host): only PORT changed means mail links on that port', () => {
+  assert.is(loadConfig({ env: {}, file: tmpFile('{}') }).baseUrl, 'http://localhost:3000');
+  assert.is(loadConfig({ env: { PORT: '8080' }, file: tmpFile('{}') }).baseUrl, 'http://localhost:8080');
+  assert.is(loadConfig({ env: { PORT: '8080', ATRIUM_HOST: '0.0.0.0' }, file: tmpFile('{}') }).baseUrl, 'http://localhost:8080');
+  assert.is(loadConfig({ env: { PORT: '8080', ATRIUM_HOST: '192.168.1.20' }, file: tmpFile('{}') }).baseUrl, 'http://192.168.1.20:8080');
+  const set = loadConfig({ env: { PORT: '8080', ATRIUM_BASE_URL: 'https://portal.harbor.example/' }, file: tmpFile('{}') });
+  assert.is(set.baseUrl, 'https://portal.harbor.example', 'a set address wins, trailing slash removed');
+  assert.is(baseUrlIsDerived(set), false);
+  assert.is(baseUrlIsDerived(loadConfig({ env: {}, file: tmpFile('{}') })), true);
+});
+
+test('start-up warns when the address is a guess in production, or names another local port', () => {
+  const dev = loadConfig({ env: { PORT: '0' }, file: tmpFile('{}') });
+  assert.is(settleBaseUrl(dev, 41234), null, 'development on this machine: the guess is right');
+  assert.is(dev.baseUrl, 'http://localhost:41234', 'PORT=0: the bound port');
+  const prod = loadConfig({ env: { PORT: '8080', ATRIUM_ENV: 'production' }, file: tmpFile('{}') });
+  assert.match(settleBaseUrl(prod, 8080) ?? '', 'ATRIUM_BASE_URL is not set');
+  const stale = loadConfig({ env: { PORT: '8080', ATRIUM_BASE_URL: 'http://localhost:3000' }, file: tmpFile('{}') });
+  assert.match(settleBaseUrl(stale, 8080) ?? '', 'names port 3000, but Atrium listens on 8080');
+  assert.is(settleBaseUrl(loadConfig({ env: { PORT: '8080', ATRIUM_BASE_URL: 'https://portal.harbor.example' }, file: tmpFile('{}') }), 8080), null, 'a public address behind a proxy');
 });
 
 test.run();

@@ -7,7 +7,7 @@ import { existsSync, statSync } from 'node:fs';
 import { isIP } from 'node:net';
 import pino from 'pino';
 import type { AtriumConfig } from '../config/schema.ts';
-import { loadConfig } from '../config/load.ts';
+import { baseUrlIsDerived, loadConfig, LOCAL_HOSTS } from '../config/load.ts';
 import { createDb, isPostgres, sqlitePath, type Db } from '../db/index.ts';
 import { mfaKeyFile, SECURITY_SETTING } from '../identity/mfa.ts';
 import { getSetting } from '../settings.ts';
@@ -38,6 +38,19 @@ export function checkConfig(config: AtriumConfig, env: NodeJS.ProcessEnv = proce
   if (!prod) add('DOC001_ENV_NOT_PRODUCTION', `env is "${config.env}", not "production".`, 'Set ATRIUM_ENV=production on a server people use.');
   if (!config.baseUrl.startsWith('https://')) {
     add('DOC002_BASE_URL_NOT_HTTPS', `baseUrl ${config.baseUrl} is not https: cookies are not Secure and no HSTS is sent.`, 'Serve Atrium over TLS and set ATRIUM_BASE_URL=https://…');
+  }
+  if (baseUrlIsDerived(config)) {
+    add(
+      'DOC021_BASE_URL_NOT_SET',
+      `ATRIUM_BASE_URL is not set, so links in mail (invitations, password resets) follow the server's own address, ${config.baseUrl}, which opens only on this machine.`,
+      'Set ATRIUM_BASE_URL to the address people use, e.g. https://portal.yourfirm.com.',
+    );
+  } else {
+    const url = new URL(config.baseUrl);
+    const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+    if (LOCAL_HOSTS.includes(url.hostname) && config.port !== 0 && port !== config.port) {
+      add('DOC022_BASE_URL_WRONG_PORT', `baseUrl ${config.baseUrl} names port ${port}, but Atrium listens on port ${config.port}: links in mail will not open.`, `Fix ATRIUM_BASE_URL, or unset it so it follows PORT.`);
+    }
   }
   if (DEFAULT_SECRETS.some((s) => config.database.url.includes(s))) {
     add('DOC003_DEFAULT_DB_PASSWORD', 'DATABASE_URL carries a default or example password.', 'Give the database user a long random password.');

@@ -95,7 +95,54 @@ export function loadConfig(opts: LoadConfigOptions = {}): AtriumConfig {
   }
   const config = parsed.data;
   config.dataDir = resolve(root, config.dataDir);
+  if (!config.baseUrl) {
+    config.baseUrl = defaultBaseUrl(config.host, config.port);
+    derivedBaseUrls.add(config);
+  }
   return config;
+}
+
+/**
+ * Configs whose baseUrl was not set (ATRIUM_BASE_URL or `baseUrl`) and follows the server's host
+ * and port instead: a firm that only changes PORT gets mail links to that port, and start-up
+ * (core/boot.ts) and `atrium doctor` say that the address is a guess.
+ */
+const derivedBaseUrls = new WeakSet<AtriumConfig>();
+
+export function baseUrlIsDerived(config: AtriumConfig): boolean {
+  return derivedBaseUrls.has(config);
+}
+
+/** Host names that mean "this machine"; a link to one works only on the server itself. */
+export const LOCAL_HOSTS = ['127.0.0.1', '::1', 'localhost', '0.0.0.0', '::', '[::1]'];
+
+/** `http://localhost:<port>` for a loopback or any-interface host, else `http://<host>:<port>`. */
+export function defaultBaseUrl(host: string, port: number): string {
+  const name = LOCAL_HOSTS.includes(host) ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  return `http://${name}${port === 80 ? '' : `:${port}`}`;
+}
+
+/**
+ * After listening: a derived baseUrl takes the port actually bound (PORT=0 picks one). Returns a
+ * warning for the start-up log, or null: the address is a guess that only works on this machine
+ * (production, or listening on other interfaces), or a configured local address names another
+ * port than the one the server listens on (the "only PORT changed" mistake).
+ */
+export function settleBaseUrl(config: AtriumConfig, boundPort: number): string | null {
+  if (baseUrlIsDerived(config)) {
+    config.baseUrl = defaultBaseUrl(config.host, boundPort);
+    const local = ['127.0.0.1', '::1', 'localhost'].includes(config.host);
+    if (config.env === 'production' || !local) {
+      return `ATRIUM_BASE_URL is not set, so links in mail point at ${config.baseUrl}, which works only on this machine: set it to the address people use`;
+    }
+    return null;
+  }
+  const url = new URL(config.baseUrl);
+  const port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
+  if (LOCAL_HOSTS.includes(url.hostname) && port !== boundPort) {
+    return `baseUrl ${config.baseUrl} names port ${port}, but Atrium listens on ${boundPort}: links in mail will not open; fix ATRIUM_BASE_URL or unset it to follow PORT`;
+  }
+  return null;
 }
 
 function fromEnv(env: NodeJS.ProcessEnv): Json {

@@ -7,7 +7,11 @@ export const configSchema = z.strictObject({
   env: z.enum(['development', 'test', 'production']),
   host: z.string().min(1),
   port: z.number().int().min(0).max(65535),
-  baseUrl: z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, '')),
+  /**
+   * The public address people use (links in mail, the Secure cookie, HSTS). Empty: follow the
+   * server's own host and port (`http://localhost:<port>`), see `resolveBaseUrl` in load.ts.
+   */
+  baseUrl: z.union([z.literal(''), z.url({ protocol: /^https?$/ })]).transform((u) => u.replace(/\/+$/, '')),
   dataDir: z.string().min(1),
   database: z.strictObject({
     /** Empty: SQLite in `<dataDir>/<sqliteFile>`. `postgres://...`: PostgreSQL. */
