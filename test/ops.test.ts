@@ -4,7 +4,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { startApp, setupOwner, type TestApp } from './helpers/app.ts';
+import { startApp, setupOwner, FIXTURE, type TestApp } from './helpers/app.ts';
+import { seedDemo } from '../core/demo.ts';
 
 const test = suite('ops');
 let app: TestApp;
@@ -80,6 +81,40 @@ test('every request is logged as JSON with a request id; passwords and session i
   assert.not.match(all, password);
   assert.not.match(all, sid);
   assert.not.match(all, client.csrf ?? 'no-token');
+});
+
+test("a plugin page's request log names the full path (the workspace too), never the query string", async () => {
+  const mine: string[] = [];
+  const sink = new Writable({
+    write(chunk, _enc, cb) {
+      mine.push(...String(chunk).split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const plugged = await startApp({ plugins: [FIXTURE], logger: pino({ level: 'info' }, sink) });
+  try {
+    const { client } = await setupOwner(plugged);
+    await seedDemo(plugged.kernel, { actorId: null });
+    assert.is((await client.get('/w/northwind/fixture/?access_token=SECRET-IN-QUERY')).status, 200);
+    assert.is((await client.get('/staff/fixture/notes/no-such-note')).status, 404);
+    await new Promise((r) => setTimeout(r, 20));
+    const paths = mine.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.msg === 'request').map((l) => l.path);
+    assert.ok(paths.includes('/w/northwind/fixture/'), `logged: ${paths.join(' ')}`);
+    assert.ok(paths.includes('/staff/fixture/notes/no-such-note'));
+    assert.not.ok(paths.includes('/'), 'no plugin-relative path');
+    assert.not.match(mine.join('\n'), 'SECRET-IN-QUERY');
+  } finally {
+    await plugged.close();
+  }
+});
+
+test('without a baseUrl, links follow the port the server listens on (PORT=0 picks one)', async () => {
+  const own = await startApp({ overrides: { baseUrl: '' } });
+  try {
+    assert.is(own.kernel.config.baseUrl, `http://localhost:${new URL(own.url).port}`);
+  } finally {
+    await own.close();
+  }
 });
 
 test('security headers on every page: CSP with nonce, nosniff, no framing, referrer policy', async () => {

@@ -62,7 +62,9 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
     req.ctx = { requestId, log, nonce: res.locals.nonce } as RequestContext;
     res.on('finish', () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info({ method: req.method, path: redactPath(req.path), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
+      // The full path as requested: inside a mounted router req.path is relative (`/upload`, the
+      // workspace lost). Never the query string: it may carry tokens.
+      log.info({ method: req.method, path: redactPath(req.originalUrl.split('?')[0]!), status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'request');
     });
     next();
   });
