@@ -22,6 +22,9 @@ test('before setup, / and /login go to /setup', async () => {
   const page = await c.get('/setup');
   assert.is(page.status, 200);
   assert.match(page.text, 'name="firmName"');
+  const demoBox = /<input id="demo"[^>]*>/.exec(page.text)?.[0] ?? '';
+  assert.match(demoBox, 'type="checkbox"');
+  assert.not.match(demoBox, 'checked', 'demo data is optional: unticked until the person ticks it');
 });
 
 test('setup refuses a weak password and bad email, beside the field, saving nothing', async () => {

@@ -27,7 +27,9 @@ export function setupRoutes(deps: HttpDeps): Router {
 
   r.get('/setup', async (req, res, next) => {
     if (await hasUsers()) return next(new AtriumError('ATR_NOT_FOUND', undefined, { status: 404 }));
-    await req.ctx.render('core/setup', { values: { demo: 'yes' } }, { title: 'Set up Atrium', layout: 'auth' });
+    // Demo data is an option (README: "optionally tick"), so the box starts unticked: a firm
+    // setting up for real must not find example clients among its own.
+    await req.ctx.render('core/setup', { values: {} }, { title: 'Set up Atrium', layout: 'auth' });
   });
 
   r.post('/setup', async (req, res, next) => {
