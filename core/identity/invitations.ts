@@ -7,6 +7,7 @@ import { newId, newToken, sha256Hex } from '../ids.ts';
 import type { Services } from '../services.ts';
 import type { WorkspaceRole, FirmRole } from '../plugins/define.ts';
 import { renderMail } from '../mail/templates.ts';
+import { possessive } from '../wording.ts';
 import { addMember, createUser, type Actor } from './users.ts';
 
 export const INVITE_TTL_MS = 7 * 24 * 3_600_000;
@@ -55,7 +56,7 @@ async function sendInvite(s: S, trx: Trx, inv: { email: string; role: ClientRole
     brand,
     greeting: 'Hello,',
     paragraphs: [
-      `${inv.inviterName} invited you to the ${inv.workspaceName} workspace on ${brand.firmName}’s client portal, as ${ROLE_LABELS[inv.role].toLowerCase()}.`,
+      `${inv.inviterName} invited you to the ${inv.workspaceName} workspace on ${possessive(brand.firmName)} client portal, as ${ROLE_LABELS[inv.role].toLowerCase()}.`,
       'Open the link to accept. You will choose your name and a password, or sign in if you already have an account.',
     ],
     action: { label: 'Accept the invitation', url: inviteUrl(s.config, token) },

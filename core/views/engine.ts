@@ -11,6 +11,7 @@ import semver from 'semver';
 import { z } from 'zod';
 import { AtriumError } from '../errors.ts';
 import { KERNEL_VERSION } from '../version.ts';
+import { possessive } from '../wording.ts';
 
 export const themeManifestSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be kebab-case and match the folder name'),
@@ -247,4 +248,6 @@ function registerHelpers(hb: typeof Handlebars): void {
     return new Date(n).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
   });
   hb.registerHelper('plural', (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`);
+  // {{possessive brand.firmName}}: "Harbor & Vale’s", "Partners’" (core/wording.ts).
+  hb.registerHelper('possessive', (name: unknown) => possessive(typeof name === 'string' ? name : ''));
 }
