@@ -67,8 +67,23 @@ async function sendInvite(s: S, trx: Trx, inv: { email: string; role: ClientRole
 }
 
 /**
+ * Why `email` cannot be invited to this workspace, as a sentence for beside the email field, or
+ * null. Someone already in the workspace, or someone at the firm (staff join a client's workspace
+ * when an administrator assigns them, never by invitation), would get a mail whose link then
+ * refuses them: say so now, send nothing.
+ */
+export async function inviteRefusal(db: Db | Trx, workspaceId: string, email: string): Promise<string | null> {
+  const user = (await db('users').where({ email: email.trim().toLowerCase() }).first('id', 'firm_role')) as { id: string; firm_role: string | null } | undefined;
+  if (!user) return null;
+  if (user.firm_role) return `${email} belongs to someone at the firm. Firm staff are assigned to a workspace by an administrator, not invited.`;
+  if (await db('memberships').where({ workspace_id: workspaceId, user_id: user.id }).first('id')) return `${email} is already a member of this workspace.`;
+  return null;
+}
+
+/**
  * Invite `email` to a workspace with `role`, or renew the pending invitation for that address
- * (new token, new 7 days). The caller has checked the inviter may hand out `role`.
+ * (new token, new 7 days). The caller has checked the inviter may hand out `role`. Refused
+ * (ATR_VALIDATION, 400, `details.field = 'email'`) for a member or firm staff: see inviteRefusal.
  */
 export async function invite(
   s: S,
@@ -76,6 +91,8 @@ export async function invite(
   input: { workspace: { id: string; name: string }; email: string; role: ClientRole; inviter: { id: string; name: string } },
   actor: Actor,
 ): Promise<string> {
+  const refusal = await inviteRefusal(trx, input.workspace.id, input.email);
+  if (refusal) throw new AtriumError('ATR_VALIDATION', refusal, { status: 400, details: { field: 'email' } });
   const now = s.clock.now();
   const token = newToken();
   const pending = (await trx('invitations')

@@ -210,17 +210,48 @@ test('a workspace that requires MFA sends a new member straight to enrolment', a
   assert.is((await ivy.get('/login/mfa')).location, '/login/mfa/setup');
 });
 
+test('inviting an existing member or a firm staff address is refused beside the email field: nothing saved, no mail', async () => {
+  await app.kernel.db('throttle').delete();
+  const ada = await as('ada@northwind.example');
+  const owner = await asOwner();
+  for (const [who, c] of [['client admin', ada], ['owner', owner]] as const) {
+    for (const [email, says] of [
+      ['ben@northwind.example', 'is already a member of this workspace'],
+      ['BEN@northwind.example', 'is already a member of this workspace'],
+      ['sam.staff@firm.example', 'belongs to someone at the firm'],
+      ['owner@harbor.example', 'belongs to someone at the firm'],
+    ]) {
+      c.csrf = undefined;
+      await c.get('/w/northwind/invitations');
+      const res = await c.postForm('/w/northwind/invitations', { email, role: 'client_viewer' });
+      assert.is(res.status, 400, `${who} inviting ${email}`);
+      assert.match(res.text, 'id="email-error"');
+      assert.match(res.text, says);
+      assert.not.match(res.text, 'Invitation sent');
+      assert.not.ok(await app.kernel.db('invitations').where({ email: email.toLowerCase() }).first(), `${who}: no invitation saved for ${email}`);
+      assert.is(await outboxCount(email.toLowerCase()), 0, `${who}: no mail to ${email}`);
+    }
+  }
+  // Someone with an account in another workspace is invited as before (they sign in to accept).
+  ada.csrf = undefined;
+  await ada.get('/w/northwind/invitations');
+  assert.is((await ada.postForm('/w/northwind/invitations', { email: 'ivy@globex.example', role: 'client_viewer' })).status, 303);
+});
+
 test('firm staff cannot join a client workspace through an invitation', async () => {
   await app.kernel.db('throttle').delete();
-  const owner = await asOwner();
-  await owner.get('/w/northwind/invitations');
-  await owner.postForm('/w/northwind/invitations', { email: 'sam.staff@firm.example', role: 'client_admin' });
-  const link = await inviteLink('sam.staff@firm.example');
+  // The form refuses to invite them (above); an invitation made before they joined the firm
+  // still cannot be accepted.
+  const { newToken, sha256Hex, newId } = await import('../../core/ids.ts');
+  const token = newToken();
+  const ws = await app.kernel.db('workspaces').where({ slug: 'northwind' }).first();
+  const now = app.kernel.clock.now();
+  await app.kernel.db('invitations').insert({ id: newId(), token_hash: sha256Hex(token), workspace_id: ws.id, email: 'sam.staff@firm.example', role: 'client_admin', invited_by: null, created_at: now, expires_at: now + 86_400_000, last_sent_at: now, send_count: 1 });
+  const link = `/invite/${token}`;
   const sam = await as('sam.staff@firm.example');
   await sam.get(link);
   assert.is((await sam.postForm(link, {})).status, 409);
   const samId = (await app.kernel.db('users').where({ email: 'sam.staff@firm.example' }).first()).id;
-  const ws = await app.kernel.db('workspaces').where({ slug: 'northwind' }).first();
   assert.is((await app.kernel.db('memberships').where({ user_id: samId, workspace_id: ws.id }).first()).role, 'staff');
 });
 

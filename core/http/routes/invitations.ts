@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { transaction } from '../../db/index.ts';
 import { AtriumError } from '../../errors.ts';
 import { emailSchema, findUserByEmail, nameSchema, workspacesQuery } from '../../identity/users.ts';
-import { accept, byToken, invitableRoles, invite, resend, revoke, CLIENT_ROLES, ROLE_LABELS, type ClientRole } from '../../identity/invitations.ts';
+import { accept, byToken, invitableRoles, invite, inviteRefusal, resend, revoke, CLIENT_ROLES, ROLE_LABELS, type ClientRole } from '../../identity/invitations.ts';
 import { accountKey, ipKey, LIMITS } from '../../identity/throttle.ts';
 import { fieldErrors, formBody } from '../forms.ts';
 import { beginSession } from '../security.ts';
@@ -229,6 +229,9 @@ export function invitationRoutes(deps: HttpDeps): Router {
     if (!parsed.success) return list(req, { errors: fieldErrors(parsed.error), values: body }, 400);
     if (!roles.includes(parsed.data.role)) return list(req, { errors: { role: 'You cannot give a role higher than your own' }, values: body }, 400);
     const ws = req.ctx.workspace!;
+    // A member, or someone at the firm, would get a link that refuses them: say so here instead.
+    const refusal = await inviteRefusal(deps.db, ws.id, parsed.data.email);
+    if (refusal) return list(req, { errors: { email: refusal }, values: body }, 400);
     if (!(await throttledOrCount(req, parsed.data.email))) {
       await transaction(deps.db, (trx) => invite(deps, trx, { workspace: ws, email: parsed.data.email, role: parsed.data.role, inviter: inviter(req) }, req.ctx.actor()));
     }
@@ -243,6 +246,11 @@ export function invitationRoutes(deps: HttpDeps): Router {
     const row = (await deps.db('invitations').where({ id: String(req.params.id), workspace_id: ws.id }).first('email', 'role')) as { email: string; role: ClientRole } | undefined;
     if (!row) return next(notFound());
     if (!invitableRoles(req.ctx.user!.firmRole, req.ctx.workspaceRole).includes(row.role)) return next(new AtriumError('ATR_FORBIDDEN', undefined, { status: 403 }));
+    const refusal = await inviteRefusal(deps.db, ws.id, row.email);
+    if (refusal) {
+      await req.ctx.flash('error', `Not sent again: ${refusal}`);
+      return res.redirect(303, base(req));
+    }
     if (!(await throttledOrCount(req, row.email))) {
       await transaction(deps.db, (trx) => resend(deps, trx, { workspace: ws, id: String(req.params.id), inviter: inviter(req) }, req.ctx.actor()));
     }
