@@ -28,6 +28,7 @@ export { authorize } from './http/authorize.ts';
 export type { RequestContext } from './http/context.ts';
 export type { AtriumEvents } from './events.ts';
 export type { AuditEntry } from './audit.ts';
+export type { AuditViewer, AuditSubjectRule } from './audit-visibility.ts';
 export type { StorageService, StoredBlob, OpenedBlob } from './storage/index.ts';
 export type { LinkService, LinkGrant, IssueLink } from './links.ts';
 export type { JobRunner } from './jobs.ts';

@@ -7,11 +7,19 @@ import { permittedFieldsOf, rulesToCondition } from '@casl/ability/extra';
 import type { Knex } from 'knex';
 import { AtriumError } from './errors.ts';
 import type { FirmRole, PermissionRule, Role, WorkspaceRole } from './plugins/define.ts';
+import { AuditSubjects, type AuditSubjectRule } from './audit-visibility.ts';
 
 export type AppAbility = MongoAbility;
 
 /** The kernel's own subjects and grants, declared exactly as a plugin declares its own. */
-export const KERNEL_PERMISSIONS: { subjects: Record<string, string[]>; grants: Partial<Record<Role, PermissionRule[]>> } = {
+export const KERNEL_PERMISSIONS: { subjects: Record<string, string[]>; grants: Partial<Record<Role, PermissionRule[]>>; audit: Record<string, AuditSubjectRule> } = {
+  // The kernel's own subjects in a workspace's activity (core/audit-visibility.ts).
+  audit: {
+    Workspace: { read: ['read', 'Workspace'] },
+    Membership: { read: ['read', 'Member'] },
+    Invitation: { read: ['read', 'Invitation'] },
+    AuditLog: { read: ['read', 'AuditLog'] },
+  },
   subjects: {
     Workspace: ['read', 'create', 'update', 'archive'],
     StaffArea: ['read'],
@@ -46,12 +54,14 @@ export class PermissionRegistry {
   private readonly grants = new Map<Role, RawRuleOf<MongoAbility>[]>();
   private readonly cache = new Map<string, AppAbility>();
   private readonly tables = new Map<string, string>();
+  /** Who may see audit events about each subject type (core/audit-visibility.ts). */
+  readonly audit = new AuditSubjects();
   private custom = new Map<string, { name: string; rules: RawRuleOf<MongoAbility>[] }>();
   private customLoadedAt = -Infinity;
   private version = 0;
 
   /** Seed one owner's declarations (the kernel's, then each plugin's in dependency order). */
-  seed(owner: string, decl: { subjects: Record<string, string[]>; grants?: Partial<Record<Role, PermissionRule[]>>; tables?: Record<string, string> }): void {
+  seed(owner: string, decl: { subjects: Record<string, string[]>; grants?: Partial<Record<Role, PermissionRule[]>>; tables?: Record<string, string>; audit?: Record<string, AuditSubjectRule> }): void {
     for (const [subject, table] of Object.entries(decl.tables ?? {})) {
       if (!decl.subjects[subject]) throw new AtriumError('ATR_PLUGIN_INVALID', `${owner}: permissions.tables names "${subject}", which it does not declare`);
       this.tables.set(subject, table);
@@ -65,6 +75,7 @@ export class PermissionRegistry {
       for (const rule of rules) this.checkRule(owner, rule);
       this.grants.set(role, [...(this.grants.get(role) ?? []), ...(rules as RawRuleOf<MongoAbility>[])]);
     }
+    this.audit.seed(owner, decl.audit ?? {}, (subject) => this.tables.get(subject));
     this.version++;
     this.cache.clear();
   }

@@ -149,4 +149,42 @@ test('the workspace scope filters reads and stamps inserts; a child cannot refer
   assert.is(cols.workspace_id!.nullable, false);
 });
 
+test('audit rules: one owner per subject type, `via` needs `read`, a rule reads either way but not both', async () => {
+  const { PermissionRegistry } = await import('../core/permissions.ts');
+  const { auditRulesSchema } = await import('../core/audit-visibility.ts');
+  const reg = new PermissionRegistry();
+  reg.seed('one', { subjects: { Thing: ['read'] }, tables: { Thing: 'one_things' }, audit: { Thing: { read: ['read', 'Thing'] } } });
+  assert.throws(() => reg.seed('two', { subjects: { Other: ['read'] }, audit: { Thing: { read: ['read', 'Other'] } } }), /audit subject "Thing" declared by one and two/);
+  assert.is(reg.audit.get('Thing')!.rowsTable, 'one_things');
+  assert.not.ok(auditRulesSchema.safeParse({ X: { via: { table: 't', column: 'c' }, visible: () => null } }).success);
+  assert.not.ok(auditRulesSchema.safeParse({ X: { read: ['read', 'X'], visible: () => null } }).success);
+  assert.not.ok(auditRulesSchema.safeParse({ X: {} }).success);
+  assert.ok(auditRulesSchema.safeParse({ X: { read: ['read', 'X'], path: '/x/:id' } }).success);
+});
+
+test('audit visibility in SQL: a client sees events about rows it may read, firm admins everything, unknown types nobody else', async () => {
+  const k = app.kernel;
+  const shared = newId();
+  const internal = newId();
+  await k.db('fixture_notes').insert([
+    { id: shared, workspace_id: wsA, body: 'shared', area: 'shared', created_at: 1 },
+    { id: internal, workspace_id: wsA, body: 'internal', area: 'internal', created_at: 1 },
+  ]);
+  await transaction(k.db, async (trx) => {
+    for (const [type, id] of [['Note', shared], ['Note', internal], ['Unknown', shared], ['Workspace', wsA]] as const) {
+      await k.audit.record(trx, { actorId: null, workspaceId: wsA, action: 'fixture.note.probe', subjectType: type, subjectId: id });
+    }
+  });
+  const seen = async (firm: FirmRole | null, role: WorkspaceRole | null) => {
+    const ability = k.permissions.abilityFor(firm, role);
+    const filter = k.permissions.audit.filter({ ability, userId: 'nobody', workspaceId: wsA, workspaceRole: role, scope: new WorkspaceScope(k.db, wsA), db: k.db });
+    const rows = (await k.db('audit_events as e').where('e.workspace_id', wsA).where('e.action', 'fixture.note.probe').modify(filter).select('e.subject_type', 'e.subject_id')) as Array<{ subject_type: string; subject_id: string }>;
+    return rows.map((r) => `${r.subject_type}:${r.subject_id === shared ? 'shared' : r.subject_id === internal ? 'internal' : 'ws'}`).sort();
+  };
+  assert.equal(await seen(null, 'client_admin'), ['Note:shared', 'Workspace:ws']);
+  assert.equal(await seen(null, 'client_member'), ['Note:shared', 'Workspace:ws']);
+  assert.equal(await seen('staff', 'staff'), ['Note:internal', 'Note:shared', 'Workspace:ws']);
+  assert.equal(await seen('owner', null), ['Note:internal', 'Note:shared', 'Unknown:shared', 'Workspace:ws']);
+});
+
 test.run();

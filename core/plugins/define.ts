@@ -11,6 +11,7 @@ import type { AtriumConfig } from '../config/schema.ts';
 import type { EventBus } from '../events.ts';
 import type { RequestContext } from '../http/context.ts';
 import { AtriumError } from '../errors.ts';
+import { auditRulesSchema, type AuditSubjectRule } from '../audit-visibility.ts';
 
 export const FIRM_ROLES = ['owner', 'admin', 'staff'] as const;
 export const WORKSPACE_ROLES = ['client_admin', 'client_member', 'client_viewer', 'staff'] as const;
@@ -100,6 +101,8 @@ export const pluginSchema = z.strictObject({
       grants: z.partialRecord(z.enum(ROLES), z.array(ruleSchema)).default({}),
       /** The table holding each subject's rows, for accessibleBy() and the rule-agreement tests. */
       tables: z.record(z.string(), z.string().regex(/^[a-z][a-z0-9_]*$/)).default({}),
+      /** Who may see audit events about each subject type this plugin records (core/audit-visibility.ts). */
+      audit: auditRulesSchema.default({}),
     })
     .optional(),
   nav: z.array(navSchema).default([]),
@@ -193,6 +196,8 @@ export interface PluginDefinition<S = unknown> {
     subjects: Record<string, string[]>;
     grants?: Partial<Record<Role, PermissionRule[]>>;
     tables?: Record<string, string>;
+    /** Who may see audit events about each subject type this plugin records (see docs/plugins.md). */
+    audit?: Record<string, AuditSubjectRule>;
   };
   nav?: NavItem[];
   widgets?: Widget<any>[];

@@ -7,7 +7,7 @@
 //   routes.ts   /w/:workspace/approvals                staff.ts   /staff/approvals
 //   link.ts     /l/approvals/:token                    models.ts  view models, field by field
 import { definePlugin, Tokens, type BootstrapContext, type RoutesContext } from '../../core/index.ts';
-import { awaitingUser, visibleRequests } from './repo.ts';
+import { awaitingUser, visibleRequests, visibleRequestsFor } from './repo.ts';
 import { linkRoutes } from './link.ts';
 import { workspaceRoutes } from './routes.ts';
 import { staffRoutes } from './staff.ts';
@@ -58,6 +58,9 @@ export default definePlugin<ApprovalsSettings>({
     // ones for a client admin; enforced in repo.ts); create: ask for an approval; decide: answer
     // one you are asked (the approver check is per row); cancel: withdraw a waiting request.
     subjects: { Approval: ['read', 'create', 'decide', 'cancel'] },
+    // An event about a request is shown to whoever may open the request: the same query as the
+    // list and the request's page (repo.ts), so the two can never disagree.
+    audit: { Approval: { visible: (v) => visibleRequestsFor(v).select('r.id'), table: 'approvals_requests', path: '/approvals/r/:id' } },
     grants: {
       staff: [{ action: ['read', 'create', 'decide', 'cancel'], subject: 'Approval' }],
       client_admin: [{ action: ['read', 'decide'], subject: 'Approval' }],

@@ -3,7 +3,7 @@
 // workspace) only those they were asked to approve. Anything else answers 404 like a missing row.
 import type { Request } from 'express';
 import type { Knex } from 'knex';
-import type { Db, Trx } from '../../core/index.ts';
+import type { AppAbility, Db, Trx, WorkspaceScope } from '../../core/index.ts';
 import { REQUEST_COLS, normRequest, type RequestRow } from './service.ts';
 
 /** Staff (and owners/admins) see every request of the workspace; they are the ones who ask. */
@@ -12,11 +12,16 @@ export const seesAll = (req: Request) => req.ctx.ability.can('create', 'Approval
 /** Requests this person may read in the current workspace (alias `r`). */
 export function visibleRequests(req: Request, trx?: Trx): Knex.QueryBuilder {
   const scope = trx ? req.ctx.scope!.in(trx) : req.ctx.scope!;
-  const q = scope.table('approvals_requests', 'r');
-  if (!seesAll(req)) {
+  return visibleRequestsFor({ scope, ability: req.ctx.ability, workspaceRole: req.ctx.workspaceRole, userId: req.ctx.user!.id });
+}
+
+/** The same, for a person described without a request (the audit log's visibility rule). */
+export function visibleRequestsFor(v: { scope: WorkspaceScope; ability: AppAbility; workspaceRole: string | null; userId: string }): Knex.QueryBuilder {
+  const q = v.scope.table('approvals_requests', 'r');
+  if (!v.ability.can('create', 'Approval')) {
     q.where('r.client_visible', true);
-    if (req.ctx.workspaceRole !== 'client_admin') {
-      const userId = req.ctx.user!.id;
+    if (v.workspaceRole !== 'client_admin') {
+      const userId = v.userId;
       q.whereExists(function (this: Knex.QueryBuilder) {
         this.select(1).from('approvals_approvers as ap').whereRaw('ap.request_id = r.id').andWhereRaw('ap.workspace_id = r.workspace_id').andWhere('ap.user_id', userId);
       });

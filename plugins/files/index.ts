@@ -74,6 +74,13 @@ export default definePlugin<FilesSettings>({
       Folder: ['read', 'create', 'update', 'delete', 'upload', 'organize'],
     },
     tables: { File: 'files_files', Folder: 'files_folders' },
+    // An event about a file or folder is shown to whoever may read it (so a client never sees
+    // activity on an internal one); a version's events (scrub) to whoever may see the history.
+    audit: {
+      File: { read: ['read', 'File'], path: '/files/f/:id' },
+      Folder: { read: ['read', 'Folder'], path: '/files/folders/:id' },
+      FileVersion: { read: ['history', 'File'], via: { table: 'files_versions', column: 'file_id' } },
+    },
     grants: {
       staff: [
         { action: ['read', 'download', 'upload', 'update', 'delete', 'restore', 'history', 'deliver'], subject: 'File' },

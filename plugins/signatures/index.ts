@@ -55,6 +55,11 @@ export default definePlugin<SignaturesSettings>({
     // send: send the current signer a new link; void: cancel an envelope still out for signature.
     // Signers act only through their link, never through these grants: clients get none.
     subjects: { Envelope: ['read', 'create', 'send', 'void'] },
+    // Events about an envelope or one of its signers are shown to whoever may read the envelope.
+    audit: {
+      Envelope: { read: ['read', 'Envelope'], table: 'signatures_envelopes', path: '/signatures/e/:id' },
+      EnvelopeSigner: { read: ['read', 'Envelope'], table: 'signatures_envelopes', via: { table: 'signatures_signers', column: 'envelope_id' } },
+    },
     grants: {
       staff: [{ action: ['read', 'create', 'send', 'void'], subject: 'Envelope' }],
     },

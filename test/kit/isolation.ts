@@ -5,7 +5,10 @@
 //     admin areas) answers 404, with and without HX-Request, and changes nothing in the database;
 //   - B's canary never appears in any response A's people get: pages, fragments, exports, search;
 //   - every GET (of A's own pages, by every role) leaves the database as it was;
-//   - every plugin table that holds workspace rows has workspace_id NOT NULL.
+//   - every plugin table that holds workspace rows has workspace_id NOT NULL;
+//   - every audit event a person of A sees in A's activity names a subject they can read (its
+//     page answers 200, or the rule's in-memory test passes), and every subject type in a
+//     workspace's log has a declared audit rule.
 //   - link routes (`/l/<plugin>/:token`): an unknown token, or A's token with B's ids, is 404 and
 //     changes nothing; A's link pages (also without a session) never show B and never write.
 //     Seed returns the token as `token@/l/<plugin>`.
@@ -21,6 +24,7 @@ import { transaction } from '../../core/db/index.ts';
 import { newId } from '../../core/ids.ts';
 import { addMember, createUser, createWorkspace, type Workspace } from '../../core/identity/users.ts';
 import { routeTable, type RouteEntry } from '../../core/http/route-table.ts';
+import { canOnRow } from '../../core/permissions.ts';
 import type { WorkspaceRole } from '../../core/plugins/define.ts';
 import { startApp, setupOwner, type TestApp } from '../helpers/app.ts';
 import { HttpClient } from '../helpers/http.ts';
@@ -224,6 +228,7 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
   const exempt = { ...KERNEL_EXEMPT, ...(opts.exempt ?? {}) };
 
   await checkSchema(k, opts, violations);
+  await writeAuditProbes(k, A.ws.id, A.users.staff);
 
   const clients = {} as Record<ARole, HttpClient>;
   for (const role of A_ROLES) {
@@ -334,5 +339,93 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
       }
     }
   }
+  // 4. Who sees an audit event (issue 13): every event a person of A can see in A's activity
+  //    names a subject that person can read, and every subject type in a workspace's log has a
+  //    declared rule (permissions.audit), so no plugin's events bypass the test.
+  requests += await checkAuditVisibility(app, A.ws.slug, clients, violations);
   return { routes, requests, violations };
+}
+
+/**
+ * One event about every row of every declared audit subject in A (written as A's staff), so the
+ * activity check below sees events about internal rows too, whatever the plugin's seed wrote.
+ */
+async function writeAuditProbes(k: Kernel, workspaceId: string, actorId: string): Promise<void> {
+  const audit = k.permissions.audit;
+  for (const type of audit.types()) {
+    const rule = audit.get(type)!;
+    const table = rule.via?.table ?? rule.rowsTable;
+    if (!table) continue;
+    const ids = ((await k.db(table).where({ workspace_id: workspaceId }).pluck('id')) as unknown[]).map(String);
+    if (!ids.length) continue;
+    const owner = rule.owner;
+    await transaction(k.db, async (trx) => {
+      for (const id of ids) await k.audit.record(trx, { actorId, workspaceId, action: `${owner}.isolationKit.probe`, subjectType: type, subjectId: id });
+    });
+  }
+}
+
+async function checkAuditVisibility(app: TestApp, slug: string, clients: Record<ARole, HttpClient>, violations: string[]): Promise<number> {
+  const k = app.kernel;
+  const audit = k.permissions.audit;
+  let requests = 0;
+  const types = (await k.db('audit_events').whereNotNull('workspace_id').whereNotNull('subject_type').distinct('subject_type', 'action')) as Array<{ subject_type: string; action: string }>;
+  for (const t of types) if (!audit.get(t.subject_type)) violations.push(`audit: events "${t.action}" name subject type ${t.subject_type}, which has no audit rule (declare permissions.audit.${t.subject_type})`);
+  for (const role of A_ROLES) {
+    const c = clients[role];
+    // What the activity page shows this person: every row's event id, page after page.
+    const ids: string[] = [];
+    let url: string | null = `/w/${slug}/audit`;
+    while (url) {
+      const res = await c.get(url);
+      requests++;
+      if (res.status !== 200) {
+        if (res.status !== 404 || ids.length) violations.push(`audit: ${role} of A got ${res.status} for ${url}`);
+        break;
+      }
+      ids.push(...[...res.text.matchAll(/data-event="([^"]+)"/g)].map((m) => m[1]!));
+      const next = /<a href="([^"]+)" rel="next"/.exec(res.text)?.[1];
+      url = next ? next.replace(/&#x3D;/g, '=').replace(/&amp;/g, '&') : null;
+      if (ids.length > 5000) break;
+    }
+    const rows: Array<{ action: string; subject_type: string | null; subject_id: string | null }> = [];
+    for (let i = 0; i < ids.length; i += 500) rows.push(...((await k.db('audit_events').whereIn('id', ids.slice(i, i + 500)).select('action', 'subject_type', 'subject_id')) as typeof rows));
+    const firm = role === 'staff' ? 'staff' : null;
+    const ability = k.permissions.abilityFor(firm, role);
+    const opened = new Map<string, number>();
+    for (const row of rows) {
+      const what = `${role} of A sees "${row.action}" on ${row.subject_type || '(no subject)'} ${row.subject_id ?? ''}`.trimEnd();
+      const rule = row.subject_type ? audit.get(row.subject_type) : undefined;
+      if (!rule) {
+        violations.push(`audit: ${what}, a subject type without an audit rule`);
+        continue;
+      }
+      if (!row.subject_id) continue; // "all of them": shown only with an unconditional right (checked by the rule itself)
+      // The subject's row, through `via` when the event names a child row.
+      let subjectRow: Record<string, unknown> | undefined;
+      if (rule.read && rule.rowsTable) {
+        let id: string = row.subject_id;
+        if (rule.via) id = String((await k.db(rule.via.table).where({ id }).first(rule.via.column))?.[rule.via.column] ?? '');
+        subjectRow = id ? ((await k.db(rule.rowsTable).where({ id }).first()) as Record<string, unknown> | undefined) : undefined;
+        const [action, subject] = rule.read;
+        if (!subjectRow || !canOnRow(ability, action, subject, subjectRow)) violations.push(`audit: ${what} in the activity, but may not ${action} that ${subject}`);
+      }
+      // And its page answers 200 (a rule with its own query has no other test). A row in the
+      // trash has no page of its own, so only a live row is opened.
+      if (rule.path && !rule.via && !(subjectRow && subjectRow.deleted_at != null)) {
+        const url = `/w/${slug}${rule.path.replace(':id', encodeURIComponent(row.subject_id))}`;
+        let status = opened.get(url);
+        if (status === undefined) {
+          status = (await c.get(url)).status;
+          requests++;
+          opened.set(url, status);
+        }
+        if (status !== 200) violations.push(`audit: ${what} in the activity, but ${url} answers ${status}`);
+      }
+      if (rule.read && !rule.rowsTable && !ability.can(rule.read[0], rule.read[1])) {
+        violations.push(`audit: ${what} in the activity, but may not ${rule.read[0]} ${rule.read[1]}`);
+      }
+    }
+  }
+  return requests;
 }

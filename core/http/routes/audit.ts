@@ -51,7 +51,11 @@ const workspaceQuery = z.strictObject({
   after: eventId.optional(),
 });
 
-type Scope = { kind: 'admin' } | { kind: 'workspace'; id: string; slug: string };
+/**
+ * Whose log: the firm's, or one workspace's as one person may see it. `visible` limits a
+ * workspace's rows to events whose subject that person may read (core/audit-visibility.ts).
+ */
+type Scope = { kind: 'admin' } | { kind: 'workspace'; id: string; slug: string; visible: (qb: Knex.QueryBuilder) => void };
 
 /** A parsed filter in database terms. `none`: a filter value matched nothing, so no rows. */
 interface Filter {
@@ -126,7 +130,7 @@ async function parseQuery(db: Db, scope: Scope, query: unknown): Promise<Parsed>
 
 /** The filter as SQL. In a workspace the workspace condition always comes first and alone decides scope. */
 function applyFilter(q: Knex.QueryBuilder, scope: Scope, f: Filter): Knex.QueryBuilder {
-  if (scope.kind === 'workspace') q.where('e.workspace_id', scope.id);
+  if (scope.kind === 'workspace') q.where('e.workspace_id', scope.id).modify(scope.visible);
   else if (f.workspaceId) q.where('e.workspace_id', f.workspaceId);
   if (f.none) q.whereRaw('1 = 0');
   if (f.actorId) q.where('e.actor_id', f.actorId);
@@ -165,6 +169,8 @@ const actorLabel = (r: Record<string, unknown>) => (r.actor_id ? str(r.actor_nam
 /** A row for the page, built field by field for its audience. */
 function viewRow(scope: Scope, r: Record<string, unknown>) {
   const common = {
+    // The event's opaque id (the workspace pages' cursor too): lets a test tie a row to its event.
+    id: str(r.id),
     iso: iso(r.created_at),
     time: shownTime(r.created_at),
     actor: actorLabel(r),
@@ -252,8 +258,12 @@ export function auditRoutes(deps: HttpDeps): Router {
   const r = Router();
   const { db } = deps;
 
-  const scopeOf = (req: Request): Scope =>
-    req.ctx.area === 'admin' ? { kind: 'admin' } : { kind: 'workspace', id: req.ctx.workspace!.id, slug: req.ctx.workspace!.slug };
+  const scopeOf = (req: Request): Scope => {
+    if (req.ctx.area === 'admin') return { kind: 'admin' };
+    const { ability, user, workspace, workspaceRole, scope } = req.ctx;
+    const visible = deps.permissions.audit.filter({ ability, userId: user!.id, workspaceId: workspace!.id, workspaceRole, scope: scope!, db });
+    return { kind: 'workspace', id: workspace!.id, slug: workspace!.slug, visible };
+  };
   const basePath = (scope: Scope) => (scope.kind === 'admin' ? '/admin/audit' : `/w/${scope.slug}/audit`);
 
   async function page(req: Request, res: Response): Promise<void> {
