@@ -172,6 +172,22 @@ export async function byToken(db: Db | Trx, token: string, now: number): Promise
 }
 
 /**
+ * For a link that can no longer be accepted: the workspace it led to, if `userId` is already in it
+ * (they accepted this invitation, or are a member anyway), so the link can take them there instead
+ * of saying it no longer works. Null for anyone else, and for an archived workspace.
+ */
+export async function joinedThrough(db: Db | Trx, token: string, userId: string): Promise<{ slug: string; name: string } | null> {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
+  const row = (await db('invitations as i')
+    .join('workspaces as w', 'w.id', 'i.workspace_id')
+    .where('i.token_hash', sha256Hex(token))
+    .andWhere('w.archived', false)
+    .andWhere((q) => q.where('i.accepted_by', userId).orWhereExists(db('memberships as m').whereRaw('m.workspace_id = w.id').andWhere('m.user_id', userId).select('m.id')))
+    .first('w.slug', 'w.name')) as { slug: string; name: string } | undefined;
+  return row ? { slug: String(row.slug), name: String(row.name) } : null;
+}
+
+/**
  * Accept: spend the token (exactly once, even under concurrency), create the account if needed,
  * and add the membership with the role stored on the invitation.
  */

@@ -94,11 +94,23 @@ test('a client admin invites a colleague; the link page spends nothing; acceptin
   dee.csrf = undefined;
   assert.is((await dee.get('/w/northwind/')).status, 200);
   assert.is((await dee.get('/w/globex/')).status, 404);
-  // Reuse: 410, on GET and POST, even for someone else.
-  assert.is((await dee.get(link)).status, 410);
+  // The person who just joined opens the link again (from the mail): the workspace, with a
+  // friendly word, not "this link no longer works"; on GET and on POST.
+  const again = await dee.get(link);
+  assert.is(again.status, 303);
+  assert.is(again.location, '/w/northwind/');
+  assert.match((await dee.get('/w/northwind/')).text, 'You are already a member of Northwind Traders');
+  dee.csrf = undefined;
+  await dee.get('/w/northwind/');
+  assert.is((await dee.postForm(link, {})).location, '/w/northwind/');
+  // Anyone else: 410, on GET and POST (signed out, or signed in as someone not in the workspace).
   const other = app.client();
   await other.get('/login');
+  assert.is((await other.get(link)).status, 410);
+  assert.match((await other.get(link)).text, 'This link no longer works');
   assert.is((await other.postForm(link, { name: 'Eve', password: PW, confirm: PW })).status, 410);
+  const cara = await as('cara@globex.example');
+  assert.is((await cara.get(link)).status, 410, 'signed in, but not in Northwind');
   const audit = await app.kernel.db('audit_events').where({ action: 'core.invitation.accept' }).first();
   assert.ok(audit);
   ada.csrf = undefined;

@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { transaction } from '../../db/index.ts';
 import { AtriumError } from '../../errors.ts';
 import { emailSchema, findUserByEmail, nameSchema, workspacesQuery } from '../../identity/users.ts';
-import { accept, byToken, invitableRoles, invite, inviteRefusal, resend, revoke, CLIENT_ROLES, ROLE_LABELS, type ClientRole } from '../../identity/invitations.ts';
+import { accept, byToken, invitableRoles, invite, inviteRefusal, joinedThrough, resend, revoke, CLIENT_ROLES, ROLE_LABELS, type ClientRole } from '../../identity/invitations.ts';
 import { accountKey, ipKey, LIMITS } from '../../identity/throttle.ts';
 import { fieldErrors, formBody } from '../forms.ts';
 import { beginSession } from '../security.ts';
@@ -37,8 +37,15 @@ const notFound = () => new AtriumError('ATR_NOT_FOUND', undefined, { status: 404
 export function invitationAcceptRoutes(deps: HttpDeps): Router {
   const r = Router();
 
-  const gone = async (req: Request) => {
+  const gone = async (req: Request, token: string) => {
     req.res!.setHeader('Referrer-Policy', 'no-referrer');
+    // The person who joined through this link (or is in the workspace anyway) opening it again,
+    // e.g. from the mail after signing up: take them to the workspace, not to "no longer works".
+    const joined = req.ctx.user ? await joinedThrough(deps.db, token, req.ctx.user.id) : null;
+    if (joined) {
+      await req.ctx.flash('info', `You are already a member of ${joined.name}. Welcome back.`);
+      return req.res!.redirect(303, `/w/${joined.slug}/`);
+    }
     await req.ctx.render('core/link-gone', { what: 'invitation' }, { title: 'Invitation expired', status: 410, layout: 'auth' });
   };
 
@@ -67,7 +74,7 @@ export function invitationAcceptRoutes(deps: HttpDeps): Router {
   r.get('/invite/:token', async (req) => {
     const token = String(req.params.token);
     const inv = await byToken(deps.db, token, deps.clock.now());
-    if (!inv) return gone(req);
+    if (!inv) return gone(req, token);
     await page(req, token, inv, {}, req.ctx.user && req.ctx.user.email !== inv.email ? 403 : 200);
   });
 
@@ -75,7 +82,7 @@ export function invitationAcceptRoutes(deps: HttpDeps): Router {
     res.setHeader('Referrer-Policy', 'no-referrer');
     const token = String(req.params.token);
     const inv = await byToken(deps.db, token, deps.clock.now());
-    if (!inv) return gone(req);
+    if (!inv) return gone(req, token);
     const body = formBody(req.body);
     for (const k of TAMPER_FIELDS) delete body[k];
     const user = req.ctx.user;
@@ -85,7 +92,7 @@ export function invitationAcceptRoutes(deps: HttpDeps): Router {
       try {
         await transaction(deps.db, (trx) => accept(deps, trx, { token, existingUserId: user.id }, req.ctx.actor()));
       } catch (err) {
-        if (err instanceof AtriumError && err.code === 'ATR_TOKEN_INVALID') return gone(req);
+        if (err instanceof AtriumError && err.code === 'ATR_TOKEN_INVALID') return gone(req, token);
         throw err;
       }
       await req.ctx.flash('success', `You joined ${inv.workspace.name}.`);
@@ -101,7 +108,7 @@ export function invitationAcceptRoutes(deps: HttpDeps): Router {
     try {
       ({ userId } = await transaction(deps.db, (trx) => accept(deps, trx, { token, newUser: { name: parsed.data.name, passwordHash } }, req.ctx.actor())));
     } catch (err) {
-      if (err instanceof AtriumError && err.code === 'ATR_TOKEN_INVALID') return gone(req);
+      if (err instanceof AtriumError && err.code === 'ATR_TOKEN_INVALID') return gone(req, token);
       throw err;
     }
     // The new account is signed in (with its second step first when the workspace requires one).
