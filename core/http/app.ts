@@ -297,6 +297,15 @@ export async function render(deps: HttpDeps, req: Request, res: Response, view: 
   const workspaces = ctx.user ? await workspacesFor(deps.db, ctx.user, { limit: SWITCHER_LIMIT + 1 }) : [];
   const moreWorkspaces = workspaces.length > SWITCHER_LIMIT;
   if (moreWorkspaces) workspaces.length = SWITCHER_LIMIT;
+  const canStaff = ctx.ability.can('read', 'StaffArea');
+  // Account pages belong to no workspace: give them the way back (core/back-link partial), to the
+  // staff overview for the firm, else to the client's last (or only) workspace.
+  let homeLink: { href: string; label: string } | undefined;
+  if (ctx.user && !ctx.workspace && /^\/account(\/|$|\?)/.test(req.originalUrl)) {
+    const last = workspaces.find((w) => w.slug === ctx.session?.data.lastWorkspace) ?? workspaces[0];
+    if (canStaff) homeLink = { href: '/staff/', label: 'the staff overview' };
+    else if (last) homeLink = { href: `/w/${last.slug}/`, label: last.name };
+  }
   const layoutModel = {
     ...shared,
     body: new Handlebars.SafeString(body) as unknown as string,
@@ -305,8 +314,9 @@ export async function render(deps: HttpDeps, req: Request, res: Response, view: 
     area: ctx.area,
     // Inside a plugin's router req.path is relative to its mount point; the nav needs the full path.
     nav: deps.navigation.links(ctx.area, ctx.ability, req.baseUrl + req.path, ctx.workspace?.slug),
-    canStaff: ctx.ability.can('read', 'StaffArea'),
+    canStaff,
     canAdmin: ctx.ability.can('read', 'AdminArea'),
+    homeLink,
     workspaces: workspaces.map((w) => ({ slug: w.slug, name: w.name, current: w.slug === ctx.workspace?.slug })),
     hasSwitcher: workspaces.length > 1,
     moreWorkspaces: moreWorkspaces && ctx.ability.can('read', 'StaffArea'),
