@@ -53,6 +53,8 @@ export class PermissionRegistry {
   private readonly subjects = new Map<string, { owner: string; actions: string[] }>();
   private readonly grants = new Map<Role, RawRuleOf<MongoAbility>[]>();
   private readonly cache = new Map<string, AppAbility>();
+  /** Abilities whose rules name the person ('$person.id'), by role key and person. */
+  private readonly personCache = new Map<string, AppAbility>();
   private readonly tables = new Map<string, string>();
   /** Who may see audit events about each subject type (core/audit-visibility.ts). */
   readonly audit = new AuditSubjects();
@@ -78,6 +80,7 @@ export class PermissionRegistry {
     this.audit.seed(owner, decl.audit ?? {}, (subject) => this.tables.get(subject));
     this.version++;
     this.cache.clear();
+    this.personCache.clear();
   }
 
   private checkRule(owner: string, rule: PermissionRule): void {
@@ -93,8 +96,13 @@ export class PermissionRegistry {
     }
   }
 
-  /** The ability for a firm role plus a workspace role (built-in or custom). Deny by default. */
-  abilityFor(firmRole: FirmRole | null, workspaceRole: WorkspaceRole | string | null): AppAbility {
+  /**
+   * The ability for a firm role plus a workspace role (built-in or custom). Deny by default.
+   * A rule whose conditions name the person (`'$person.id'`, e.g. "the signer row is mine") needs
+   * `person`: it is then filled in, and that ability is cached per person. Without a person such a
+   * condition matches nothing, in memory and in SQL (no id equals the placeholder): fail closed.
+   */
+  abilityFor(firmRole: FirmRole | null, workspaceRole: WorkspaceRole | string | null, person?: { id: string }): AppAbility {
     const key = `${firmRole ?? '-'}|${workspaceRole ?? '-'}|${this.version}`;
     let ability = this.cache.get(key);
     if (!ability) {
@@ -106,7 +114,16 @@ export class PermissionRegistry {
       ability = createMongoAbility(rules);
       this.cache.set(key, ability);
     }
-    return ability;
+    if (!person || !namesPerson(ability.rules)) return ability;
+    const personal = `${key}|${person.id}`;
+    let mine = this.personCache.get(personal);
+    if (!mine) {
+      // A small cache: an ability costs a few microseconds to build, a person's requests come in runs.
+      if (this.personCache.size >= 5000) this.personCache.clear();
+      mine = createMongoAbility(ability.rules.map((r) => (r.conditions ? { ...r, conditions: withPerson(r.conditions, person.id) } : r)) as RawRuleOf<MongoAbility>[]);
+      this.personCache.set(personal, mine);
+    }
+    return mine;
   }
 
   /**
@@ -152,6 +169,7 @@ export class PermissionRegistry {
     if (changed) {
       this.version++;
       this.cache.clear();
+      this.personCache.clear();
     }
   }
 
@@ -190,6 +208,23 @@ export class PermissionRegistry {
   listSubjects(): Array<{ subject: string; owner: string; actions: string[] }> {
     return [...this.subjects].map(([subject, v]) => ({ subject, ...v }));
   }
+}
+
+// ---- conditions on the person
+
+/** The one person placeholder a condition may use: the id of the person the ability is for. */
+export const PERSON_ID = '$person.id';
+
+function namesPerson(rules: ReadonlyArray<{ conditions?: unknown }>): boolean {
+  return rules.some((r) => r.conditions !== undefined && JSON.stringify(r.conditions).includes(`"${PERSON_ID}"`));
+}
+
+/** `conditions` with every `'$person.id'` value (at any depth, in arrays too) replaced by `id`. */
+function withPerson(value: unknown, id: string): unknown {
+  if (value === PERSON_ID) return id;
+  if (Array.isArray(value)) return value.map((v) => withPerson(v, id));
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, withPerson(v, id)]));
+  return value;
 }
 
 // ---- one rule, two forms: the ability in memory and as SQL
