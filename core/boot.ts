@@ -19,6 +19,7 @@ import { NavigationRegistry } from './navigation.ts';
 import { ViewEngine } from './views/engine.ts';
 import { useMailTheme } from './mail/templates.ts';
 import { createApp, type PluginMount } from './http/app.ts';
+import { waitingWidgets } from './http/routes/inbox.ts';
 import { AtriumError } from './errors.ts';
 import type { HttpDeps } from './http/deps.ts';
 import type { BootstrapContext } from './plugins/define.ts';
@@ -119,8 +120,10 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       navigation.addWidgets(p.id, p.def.widgets, p.settings);
       navigation.addActions(p.id, p.def.actions ?? []);
     }
+    // "Waiting on you" cards, once register has told us whether any plugin contributes items.
+    if (services.waiting.enabled) navigation.addWidgets('core', waitingWidgets(services.waiting), undefined);
     const deps: HttpDeps = {
-      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, jobs: services.jobs, approvables: services.approvables, views, navigation, plugins, migrationSets,
+      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, jobs: services.jobs, approvables: services.approvables, waiting: services.waiting, views, navigation, plugins, migrationSets,
       assetVersion: `${KERNEL_VERSION}-${views.assetFingerprint([fileURLToPath(new URL('./assets', import.meta.url))])}`,
     };
     const mounts: PluginMount[] = [];

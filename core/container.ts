@@ -18,6 +18,7 @@ import type { LiveService } from './live.ts';
 import type { LinkService } from './links.ts';
 import type { JobRunner } from './jobs.ts';
 import type { ApprovableRegistry } from './approvables.ts';
+import type { WaitingRegistry } from './waiting.ts';
 import { AtriumError } from './errors.ts';
 
 /** Typed token: a symbol whose description names its owner (`core:db`, `files:storage`). */
@@ -42,6 +43,8 @@ export const Tokens = {
   Jobs: token<JobRunner>('core:jobs'),
   /** Approvable subject types (core/approvables.ts): owners register, approvals describes. */
   Approvables: token<ApprovableRegistry>('core:approvables'),
+  /** "Waiting on you" providers (core/waiting.ts): plugins contribute items awaiting a person. */
+  Waiting: token<WaitingRegistry>('core:waiting'),
 } as const;
 
 type Provider<T> = { useValue: T } | { useFactory: (c: Container) => T };

@@ -21,6 +21,7 @@ import { LinkService } from './links.ts';
 import { Container, Tokens } from './container.ts';
 import { JobRunner } from './jobs.ts';
 import { ApprovableRegistry } from './approvables.ts';
+import { WaitingRegistry } from './waiting.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -52,6 +53,8 @@ export interface Services {
   jobs: JobRunner;
   /** Approvable subject types registered by plugins (files versions, ...), for approvals. */
   approvables: ApprovableRegistry;
+  /** "Waiting on you": items awaiting a person, contributed by plugins (core/waiting.ts). */
+  waiting: WaitingRegistry;
 }
 
 import { createDb } from './db/index.ts';
@@ -81,6 +84,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
   const live = new LiveService(config, logger, db);
   const notifications = new NotificationService(config, clock, mail, branding, logger);
   notifications.attachLive(live, db);
+  const waiting = new WaitingRegistry(db, events, permissions, live, clock, logger);
   return {
     config,
     db,
@@ -101,6 +105,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     links: new LinkService(db, config, clock),
     jobs: new JobRunner(db, clock),
     approvables: new ApprovableRegistry(events, permissions),
+    waiting,
     storage: new StorageService(config, createBlobStore(config), clock, logger),
   };
 }
@@ -123,4 +128,5 @@ export function provideServices(container: Container, s: Services): void {
   container.provide(Tokens.Links, { useValue: s.links });
   container.provide(Tokens.Jobs, { useValue: s.jobs });
   container.provide(Tokens.Approvables, { useValue: s.approvables });
+  container.provide(Tokens.Waiting, { useValue: s.waiting });
 }

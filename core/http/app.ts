@@ -28,6 +28,7 @@ import { adminMailRoutes } from './routes/admin-mail.ts';
 import { extraHeaders, mfaGate, redactPath } from './security.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { liveRoutes } from './routes/live.ts';
+import { inboxRoutes, storedCount } from './routes/inbox.ts';
 import { NotificationService } from '../notifications.ts';
 import { workspacesFor } from '../identity/users.ts';
 import { WorkspaceScope } from '../tenancy.ts';
@@ -125,7 +126,7 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
     ctx.scope = ctx.workspace ? new WorkspaceScope(deps.db, ctx.workspace.id) : null;
     ctx.area = areaOf(req.path);
     if (ctx.user) await deps.permissions.refreshCustomRoles(deps.db, deps.clock.now());
-    ctx.ability = deps.permissions.abilityFor(ctx.user?.firmRole ?? null, ctx.area === 'workspace' ? ctx.workspaceRole : null);
+    ctx.ability = deps.permissions.abilityFor(ctx.user?.firmRole ?? null, ctx.area === 'workspace' ? ctx.workspaceRole : null, ctx.user ?? undefined);
     if (ctx.user) res.setHeader('Cache-Control', 'no-store');
     ctx.csrfToken = async () => {
       if (!ctx.session) {
@@ -207,6 +208,7 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
   app.use(invitationRoutes(deps));
   app.use(auditRoutes(deps));
   app.use(liveRoutes(deps));
+  app.use(inboxRoutes(deps));
   for (const m of pluginMounts) {
     app.use(`/w/:workspace/${m.id}`, m.workspace);
     app.use(`/staff/${m.id}`, m.staff);
@@ -325,6 +327,9 @@ export async function render(deps: HttpDeps, req: Request, res: Response, view: 
     brandVersion: brand.version,
     // Read with the session at the start of the request: one round trip fewer per page.
     noticeCount: ctx.user ? (ctx.session?.noticeCount ?? (await NotificationService.count(deps.db, ctx.user.id))) : 0,
+    // "Waiting on you": the count stored per person, read with the session (core/waiting.ts).
+    hasWaiting: Boolean(ctx.user) && deps.waiting.enabled,
+    waitingCount: ctx.user && deps.waiting.enabled ? await deps.waiting.headerCount(ctx, ctx.user, storedCount(req)) : 0,
   };
   res.type('html').send(deps.views.renderLayout(opts.layout ?? 'main', layoutModel, data));
 }

@@ -29,6 +29,9 @@ export interface LoadedSession {
   membershipRole: WorkspaceRole | null;
   /** The user's unread notices when the session was loaded (the header's count). */
   noticeCount?: number;
+  /** The stored "waiting on you" count and when it was computed (core/waiting.ts), null when none is stored. */
+  waitingCount?: number | null;
+  waitingAt?: number | null;
 }
 
 /** Throttle for last_seen_at writes: idle expiry is minutes, so a write per minute is enough. */
@@ -96,7 +99,11 @@ export class SessionStore {
         'u.mfa_enabled_at',
         // The header's unread-notice count, in the same round trip (index user_id, read_at).
         this.db.raw('(select count(*) from notifications as n where n.user_id = s.user_id and n.read_at is null) as notice_count'),
-      );
+        // The header's "waiting on you" count, stored per person (primary key), same round trip.
+        'wc.count as waiting_count',
+        'wc.computed_at as waiting_at',
+      )
+      .leftJoin('waiting_counts as wc', 'wc.user_id', 's.user_id');
     if (workspaceSlug) {
       q.leftJoin('workspaces as w', (j) => j.on('w.slug', this.db.raw('?', [workspaceSlug])).andOn('w.archived', this.db.raw('?', [false])))
         .leftJoin('memberships as m', (j) => j.on('m.workspace_id', 'w.id').andOn('m.user_id', 's.user_id'))
@@ -133,6 +140,8 @@ export class SessionStore {
       workspace: !mfaPending && row.ws_id ? { id: String(row.ws_id), slug: String(row.ws_slug), name: String(row.ws_name) } : null,
       membershipRole: mfaPending ? null : ((row.m_role as WorkspaceRole | null) ?? null),
       noticeCount: Number(row.notice_count ?? 0),
+      waitingCount: row.waiting_count == null ? null : Number(row.waiting_count),
+      waitingAt: row.waiting_at == null ? null : Number(row.waiting_at),
     };
   }
 

@@ -86,7 +86,8 @@ export interface IsolationReport {
   violations: string[];
 }
 
-const KERNEL_VOLATILE = ['sessions'];
+// waiting_counts: the header's cached "waiting on you" count, filled in on a person's first page.
+const KERNEL_VOLATILE = ['sessions', 'waiting_counts'];
 
 /** Kernel routes addressed by a secret token rather than a session; each has its own tests. */
 const KERNEL_EXEMPT: Record<string, string> = {
