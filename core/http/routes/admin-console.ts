@@ -7,18 +7,11 @@ import { AtriumError } from '../../errors.ts';
 import { newId } from '../../ids.ts';
 import { FIRM_ROLES, ROLES, type FirmRole, type WorkspaceRole } from '../../plugins/define.ts';
 import { fieldErrors, formBody } from '../forms.ts';
+import { conditionsInWords, roleName } from '../../wording.ts';
 import type { HttpDeps } from '../deps.ts';
 
 const PAGE = 25;
 const notFound = () => new AtriumError('ATR_NOT_FOUND', undefined, { status: 404 });
-const ROLE_NAMES: Record<string, string> = {
-  owner: 'Owner',
-  admin: 'Administrator (firm)',
-  staff: 'Staff',
-  client_admin: 'Client administrator',
-  client_member: 'Client member',
-  client_viewer: 'Client viewer',
-};
 
 const renameForm = z.strictObject({ name: z.string().trim().min(1, 'Enter a name').max(200, 'Use at most 200 characters') });
 const roleForm = z.strictObject({
@@ -26,11 +19,8 @@ const roleForm = z.strictObject({
   permissions: z.union([z.string(), z.array(z.string())]).optional(),
 });
 
-function describe(conditions: unknown): string {
-  return Object.entries((conditions ?? {}) as Record<string, unknown>)
-    .map(([k, v]) => `${k.replace(/_/g, ' ')} ${typeof v === 'object' && v !== null ? JSON.stringify(v) : `is ${String(v)}`}`)
-    .join(' and ');
-}
+/** A rule's conditions in words ("client access is upload or manage"), never raw JSON. */
+const describe = conditionsInWords;
 
 export function adminConsoleRoutes(deps: HttpDeps): Router {
   const r = Router();
@@ -113,7 +103,7 @@ export function adminConsoleRoutes(deps: HttpDeps): Router {
     const subjects = permissions.listSubjects();
     const roles: Array<{ key: string; name: string; custom: boolean; ability: ReturnType<typeof permissions.abilityFor> }> = ROLES.map((role) => {
       const firm = (FIRM_ROLES as readonly string[]).includes(role) ? (role as FirmRole) : null;
-      return { key: role, name: ROLE_NAMES[role] ?? role, custom: false, ability: permissions.abilityFor(firm, firm ? null : (role as WorkspaceRole)) };
+      return { key: role, name: roleName(role), custom: false, ability: permissions.abilityFor(firm, firm ? null : (role as WorkspaceRole)) };
     });
     const customRows = await deps.db('roles').orderBy('name').select('id', 'key', 'name');
     for (const c of customRows) roles.push({ key: String(c.key), name: String(c.name), custom: true, ability: permissions.abilityFor(null, String(c.key)) });

@@ -11,6 +11,7 @@ import { adminResetMfa, removeMembership, setDisabled } from '../../identity/peo
 import { SECURITY_SETTING, workspaceRequiresMfa } from '../../identity/mfa.ts';
 import { setSetting } from '../../settings.ts';
 import { formBody, fieldErrors } from '../forms.ts';
+import { membershipRoleName, roleName } from '../../wording.ts';
 import type { HttpDeps } from '../deps.ts';
 
 const PAGE_SIZE = 50;
@@ -30,7 +31,7 @@ function personView(u: Record<string, unknown>) {
     id: String(u.id),
     name: String(u.name),
     email: String(u.email),
-    role: (u.firm_role as string | null) ?? 'client',
+    role: roleName(u.firm_role as string | null), // in words: "Firm admin", "Client
     disabled: toBool(u.disabled),
     mfa: u.mfa_enabled_at != null,
     lastLoginAt: u.last_login_at == null ? null : Number(u.last_login_at),
@@ -83,6 +84,8 @@ export function adminPeopleRoutes(deps: HttpDeps): Router {
       .where('m.user_id', id)
       .orderBy('w.name')
       .select('m.id', 'm.role', 'w.name', 'w.slug')) as Array<Record<string, unknown>>;
+    // Custom workspace roles by their names; built-in ones in words (core/wording.ts).
+    const custom = Object.fromEntries(((await deps.db('roles').select('key', 'name')) as Array<{ key: string; name: string }>).map((c) => [c.key, c.name]));
     const self = req.ctx.user!.id === id;
     const isOwner = u.firm_role === 'owner';
     // Only an owner may act on an owner; nobody disables themselves here.
@@ -91,7 +94,7 @@ export function adminPeopleRoutes(deps: HttpDeps): Router {
       'core/admin-person',
       {
         person: { ...personView(u), createdAt: Number(u.created_at) },
-        memberships: memberships.map((m) => ({ id: String(m.id), role: String(m.role), workspace: String(m.name), slug: String(m.slug) })),
+        memberships: memberships.map((m) => ({ id: String(m.id), role: membershipRoleName(String(m.role), custom), workspace: String(m.name), slug: String(m.slug) })),
         canDisable: mayAct && req.ctx.ability.can('disable', 'Person'),
         canResetMfa: mayAct && req.ctx.ability.can('update', 'Person'),
         canRemove: req.ctx.ability.can('delete', 'Member') && (!isOwner || req.ctx.user!.firmRole === 'owner'),
