@@ -2,18 +2,19 @@
 // plugin registers file versions; any plugin can register its own type). Parallel or sequential
 // approvers, one-click decisions in the portal or from a single-use emailed link, re-opening on a
 // new version, reminders and the agreed "approved if no answer by the due date" rule, a staff
-// queue across workspaces, and a home card "Awaiting my approval". It imports no other plugin.
+// queue across workspaces, and each person's requests "waiting on you" (waiting.ts: the home card,
+// /inbox and the header count). It imports no other plugin.
 //   service.ts  the workflow and the due-date job      repo.ts    scoped reads
 //   routes.ts   /w/:workspace/approvals                staff.ts   /staff/approvals
 //   link.ts     /l/approvals/:token                    models.ts  view models, field by field
 import { definePlugin, Tokens, type BootstrapContext, type RoutesContext } from '../../core/index.ts';
-import { awaitingUser, visibleRequests, visibleRequestsFor } from './repo.ts';
+import { visibleRequestsFor } from './repo.ts';
 import { linkRoutes } from './link.ts';
 import { workspaceRoutes } from './routes.ts';
 import { staffRoutes } from './staff.ts';
-import { REQUEST_COLS, normRequest, reopenOnRevision, runDueWork, type ApprovalsDeps } from './service.ts';
+import { reopenOnRevision, runDueWork, type ApprovalsDeps } from './service.ts';
 import { settingsSchema, type ApprovalsSettings } from './settings.ts';
-import { summary } from './models.ts';
+import { approvalsWaiting } from './waiting.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -75,26 +76,8 @@ export default definePlugin<ApprovalsSettings>({
   // "Request approval" on a file's page. Only the subject name and the registered type are named
   // here (strings, no import): a plugin registering another type adds its own action the same way.
   actions: [{ subject: 'File', label: 'Request approval', path: '/approvals/new?type=files.version&subject=:id', can: ['create', 'Approval'], order: 20 }],
-  widgets: [
-    {
-      id: 'awaiting',
-      area: 'workspace',
-      title: 'Awaiting my approval',
-      view: 'approvals/widget',
-      can: ['decide', 'Approval'],
-      order: 5,
-      async load({ ctx, db, now }) {
-        const req = { ctx } as Parameters<typeof visibleRequests>[0];
-        // One query: the first five and, by a window count over the same filter, how many in all.
-        const q = awaitingUser(visibleRequests(req), ctx.user!.id);
-        const found = (await q.orderBy('r.created_at').limit(5).select(...REQUEST_COLS.map((c) => `r.${c}`), db.raw('count(*) over () as awaiting_total'))) as Array<Record<string, unknown>>;
-        const count = found.length ? Number(found[0]!.awaiting_total) : 0;
-        const rows = found.map(normRequest);
-        const base = `/w/${ctx.workspace!.slug}/approvals`;
-        return { count, items: rows.map((r) => summary(r, `${base}/r/${r.id}`, now)), href: `${base}/` };
-      },
-    },
-  ],
+  // No widget of its own: the requests waiting for a person's decision reach the kernel's "Waiting
+  // on you" card, the /inbox page and the header count through the provider in waiting.ts.
 
   register(ctx) {
     // Re-open requests when their subject gets a new version, inside the reporter's transaction.
@@ -103,6 +86,8 @@ export default definePlugin<ApprovalsSettings>({
       const deps = wired.get(ctx);
       if (deps) await reopenOnRevision(deps, trx, revision);
     });
+    // "Waiting on you": the requests waiting for each person's decision (waiting.ts).
+    ctx.container.resolve(Tokens.Waiting).register('approvals', approvalsWaiting);
   },
 
   routes({ workspace, staff, link }, ctx) {

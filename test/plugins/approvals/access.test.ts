@@ -53,7 +53,10 @@ test.after(async () => {
 test('a viewer has no approvals; a client who is not an approver gets 404 for the request and its decision', async () => {
   assert.is((await w.as.viewer.get('/w/acme/approvals/')).status, 404);
   assert.is((await w.as.viewer.get(`/w/acme/approvals/r/${mine}`)).status, 404);
-  assert.not.match((await w.as.viewer.get('/w/acme/')).text, 'Awaiting my approval');
+  assert.not.match((await w.as.viewer.get('/w/acme/')).text, 'Acme terms');
+  assert.not.match((await w.as.viewer.get('/inbox')).text, 'Acme terms');
+  assert.not.match((await w.as.member2.get('/inbox')).text, 'Acme terms');
+  assert.match((await w.as.member.get('/inbox')).text, 'Acme terms');
   assert.is((await w.as.member2.get(`/w/acme/approvals/r/${mine}`)).status, 404);
   assert.is((await w.as.member2.postForm(`/w/acme/approvals/r/${mine}/decide`, { decision: 'approve', version: 'x' })).status, 404);
   assert.not.match((await w.as.member2.get('/w/acme/approvals/')).text, 'Acme terms');

@@ -83,8 +83,10 @@ test('sequential, two approvers: the first approves from the email link, the sec
   const mine = await w.as.admin.get(`/w/acme/approvals/r/${id}`);
   assert.match(mine.text, 'Your decision');
   const home = await w.as.admin.get('/w/acme/');
-  assert.match(home.text, 'Awaiting my approval');
-  assert.match(home.text, 'Approve the design');
+  // The home's "Waiting on you" card (core/waiting.ts, fed by the approvals provider) and the header count.
+  assert.match(home.text, 'id="widget-core-waiting"');
+  assert.match(home.text, `href="/w/acme/approvals/r/${id}">Approve: Approve the design</a>`);
+  assert.match(home.text, /sse-swap="waiting"[^>]*>1</);
   w.clock.advance(60_000);
   const ok = await w.as.admin.postForm(`/w/acme/approvals/r/${id}/decide`, { decision: 'approve', version: hidden(mine.text, 'version') }, { headers: { 'user-agent': 'Browser/2.0' } });
   assert.is(ok.status, 303);
