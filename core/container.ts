@@ -13,6 +13,7 @@ import type { MailService } from './mail.ts';
 import type { AuditService } from './audit.ts';
 import type { EventBus } from './events.ts';
 import type { NotificationService } from './notifications.ts';
+import type { BrandingService } from './settings.ts';
 import type { StorageService } from './storage/index.ts';
 import type { LiveService } from './live.ts';
 import type { LinkService } from './links.ts';
@@ -37,6 +38,8 @@ export const Tokens = {
   Events: token<EventBus>('core:events'),
   Clock: token<Clock>('core:clock'),
   Notifications: token<NotificationService>('core:notifications'),
+  /** The firm's name and colours: what a client sees instead of the product's name. */
+  Branding: token<BrandingService>('core:branding'),
   Storage: token<StorageService>('core:storage'),
   Live: token<LiveService>('core:live'),
   Links: token<LinkService>('core:links'),

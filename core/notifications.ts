@@ -32,6 +32,23 @@ export interface Notice {
   mailLink?: { url: string; label: string };
 }
 
+/**
+ * A message that is not a notice (see NotificationService.sendMail): always sent, never listed.
+ * The body is built like every notice mail: "Hello <name>," then the paragraphs, one action.
+ */
+export interface DirectMail {
+  to: string;
+  /** The greeting's name ("Hello Ada,"). */
+  name: string;
+  subject: string;
+  paragraphs: string[];
+  /** One call to action: a button in HTML, the bare URL on its own line in text. */
+  action?: { label: string; url: string };
+  /** Lines after the action ("This link works once, until ..."). */
+  after?: string[];
+  workspaceId?: string | null;
+}
+
 const DAY_MS = 24 * 3_600_000;
 
 export class NotificationService {
@@ -125,6 +142,18 @@ export class NotificationService {
       // A transaction not opened with transaction() cannot take hooks: no live update, same notice.
       this.logger.debug({ err }, 'live update skipped');
     }
+  }
+
+  /**
+   * Queue a mail that is not a notice, in `trx`: sent whatever the recipient's preference and kept
+   * in no notice list, for a message that carries a secret link or goes to someone without an
+   * account (a request to sign, a signer's copy). It is in the firm's branded template, like every
+   * notice mail, so a plugin's own mails look like the rest of the portal's.
+   */
+  async sendMail(trx: Trx, m: DirectMail): Promise<string> {
+    const brand = await this.branding.get(trx);
+    const body = renderMail({ brand, greeting: `Hello ${m.name},`, paragraphs: m.paragraphs, action: m.action, after: m.after, signature: brand.firmName });
+    return this.mail.enqueue(trx, { to: m.to, subject: m.subject, text: body.text, html: body.html, workspaceId: m.workspaceId ?? null });
   }
 
   /**

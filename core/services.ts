@@ -125,6 +125,7 @@ export function provideServices(container: Container, s: Services): void {
   container.provide(Tokens.Notifications, { useValue: s.notifications });
   container.provide(Tokens.Storage, { useValue: s.storage });
   container.provide(Tokens.Live, { useValue: s.live });
+  container.provide(Tokens.Branding, { useValue: s.branding });
   container.provide(Tokens.Links, { useValue: s.links });
   container.provide(Tokens.Jobs, { useValue: s.jobs });
   container.provide(Tokens.Approvables, { useValue: s.approvables });

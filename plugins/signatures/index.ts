@@ -36,6 +36,7 @@ function depsOf(ctx: RoutesContext<SignaturesSettings>): SignDeps {
     files: c.resolve(FilesApi),
     now: () => c.resolve(Tokens.Clock).now(),
     settings: ctx.settings,
+    branding: c.resolve(Tokens.Branding),
     logger: ctx.logger,
   };
 }

@@ -20,6 +20,8 @@ export interface SignDeps {
   events: Service<'Events'>;
   mail: Service<'Mail'>;
   notifications: Service<'Notifications'>;
+  /** The firm's name: who sends, who acts for the portal, and what a client sees instead of the product. */
+  branding: Service<'Branding'>;
   links: LinkService;
   files: FilesApi;
   now: () => number;
@@ -76,29 +78,31 @@ export async function record(
 
 const ttl = (s: SignaturesSettings) => s.linkTtlDays * 86_400_000;
 
+/** The firm's name (branding), read in `trx`. */
+const firmName = async (deps: Pick<SignDeps, 'branding'>, trx: Trx | Db) => (await deps.branding.get(trx)).firmName;
+
 /**
- * Issue a signer's link and mail it, in `trx`. The request goes straight to the outbox (like an
- * invitation, it is always sent): a notification would keep the raw link in the notifications
+ * Issue a signer's link and mail it, in `trx`. The request is a direct mail (like an invitation,
+ * it is always sent), not a notice: a notification would keep the raw link in the notifications
  * table, and a person whose notifications are off could never sign. The token exists only in
- * this mail; the signer row keeps the link's id.
+ * this mail; the signer row keeps the link's id. The sender is the firm's (only staff send), so
+ * the mail names the firm, never the client's workspace.
  */
-async function sendLink(deps: SignDeps, trx: Trx, env: EnvelopeRow, signer: SignerRow, ws: { name: string }, sender: string, reminder = false): Promise<void> {
+async function sendLink(deps: SignDeps, trx: Trx, env: EnvelopeRow, signer: SignerRow, sender: string, reminder = false): Promise<void> {
   await deps.links.revoke(trx, { plugin: 'signatures', subjectId: signer.id });
   const url = await deps.links.issue(trx, { plugin: 'signatures', purpose: 'sign', workspaceId: env.workspace_id, userId: signer.user_id, subjectId: signer.id, ttlMs: ttl(deps.settings) });
   const link = (await trx('links').where({ plugin: 'signatures', subject_id: signer.id }).whereNull('used_at').whereNull('revoked_at').orderBy('created_at', 'desc').first('id')) as { id: string } | undefined;
   await trx('signatures_signers').where({ workspace_id: env.workspace_id, id: signer.id }).update({ link_id: link?.id ?? null });
   const expires = utc(deps.now() + ttl(deps.settings));
-  const text = [
-    `Hello ${signer.name},`,
-    '',
-    `${sender} of ${ws.name} ${reminder ? 'reminds you that they have asked' : 'asks'} you to review and sign "${env.title}" (${env.document_name}).`,
-    ...(env.message ? ['', env.message] : []),
-    '',
-    `Review and sign: ${url}`,
-    '',
-    `This link is for you alone and works once, until ${expires}. Do not forward it. If you were not expecting this request, ignore this message.`,
-  ].join('\n');
-  await deps.mail.enqueue(trx, { to: signer.email, subject: `${reminder ? 'Reminder: please' : 'Please'} sign: ${env.title}`.slice(0, 200), text, workspaceId: env.workspace_id });
+  await deps.notifications.sendMail(trx, {
+    to: signer.email,
+    name: signer.name,
+    subject: `${reminder ? 'Reminder: please' : 'Please'} sign: ${env.title}`.slice(0, 200),
+    paragraphs: [`${sender} of ${await firmName(deps, trx)} ${reminder ? 'reminds you that they have asked' : 'asks'} you to review and sign "${env.title}" (${env.document_name}).`, ...(env.message ? [env.message] : [])],
+    action: { label: 'Review and sign', url },
+    after: [`This link is for you alone and works once, until ${expires}. Do not forward it. If you were not expecting this request, ignore this message.`],
+    workspaceId: env.workspace_id,
+  });
 }
 
 /** Tell people something that carries no secret: workspace members by notification, others by mail. */
@@ -109,7 +113,7 @@ async function tell(deps: SignDeps, trx: Trx, ws: { id: string; slug: string }, 
     members.map((p) => ({ userId: p.userId!, workspaceId: ws.id, kind: 'signatures.envelope', subject, text, link: p.link })),
   );
   for (const p of people.filter((x) => !x.userId)) {
-    await deps.mail.enqueue(trx, { to: p.email, subject, text: `Hello ${p.name},\n\n${text}`, workspaceId: ws.id });
+    await deps.notifications.sendMail(trx, { to: p.email, name: p.name, subject, paragraphs: [text], workspaceId: ws.id });
   }
 }
 
@@ -194,7 +198,7 @@ export async function sendEnvelope(deps: SignDeps, e: NewEnvelope): Promise<stri
       if (i === 0) first = normSigner(row);
     }
     const envRow = normEnvelope((await trx('signatures_envelopes').where({ workspace_id: e.workspace.id, id }).first()) as Record<string, unknown>);
-    await sendLink(deps, trx, envRow, first!, e.workspace, e.sender.name);
+    await sendLink(deps, trx, envRow, first!, e.sender.name);
     await record(deps, trx, env, 'sent', e.sender, { signerId: first!.id, action: 'signatures.envelope.send', detail: { sha256: sha, to: first!.name, position: 1 } });
     deps.events.publish(trx, 'signatures.envelope.sent', { workspaceId: e.workspace.id, envelopeId: id });
   });
@@ -306,8 +310,9 @@ export async function sign(deps: SignDeps, linkId: string, env: EnvelopeRow, sig
     if (next) {
       const nextSigner = normSigner(next);
       await trx('signatures_signers').where({ workspace_id: env.workspace_id, id: nextSigner.id }).update({ status: 'pending' });
-      await sendLink(deps, trx, env, nextSigner, ws, sender.name);
-      await record(deps, trx, env, 'sent', { actorId: null, name: 'Atrium (signing order)', ip: '', userAgent: '' }, { signerId: nextSigner.id, action: 'signatures.envelope.send', detail: { to: nextSigner.name, position: nextSigner.position } });
+      await sendLink(deps, trx, env, nextSigner, sender.name);
+      // Sent by the portal, in the firm's name (never the product's: a white-labelled portal).
+      await record(deps, trx, env, 'sent', { actorId: null, name: `${await firmName(deps, trx)} (signing order)`, ip: '', userAgent: '' }, { signerId: nextSigner.id, action: 'signatures.envelope.send', detail: { to: nextSigner.name, position: nextSigner.position } });
       return 'next';
     }
     await complete(deps, trx, env, ws, sender);
@@ -342,7 +347,7 @@ async function complete(deps: SignDeps, trx: Trx, env: EnvelopeRow, ws: { id: st
         signers: signers.map((s) => ({ position: s.position, name: s.name, email: s.email, signedAt: s.signed_at ?? now, kind: s.signature_kind ?? 'typed', consentVersion: s.consent_version ?? '', consentSha256: s.consent_sha256 ?? '', sha256AtSigning: s.sha256_at_signing ?? '' })),
         events: [
           ...events.map((e) => ({ at: e.at, kind: e.kind, who: e.signer_id ? `${names.get(e.signer_id) ?? e.actor_name}${e.actor_name !== names.get(e.signer_id) ? ` (by ${e.actor_name})` : ''}` : e.actor_name, ip: e.ip, userAgent: e.user_agent })),
-          { at: now, kind: 'completed', who: 'Atrium', ip: '', userAgent: '', note: 'All signers signed; this signed version was generated.' },
+          { at: now, kind: 'completed', who: await firmName(deps, trx), ip: '', userAgent: '', note: 'All signers signed; this signed version was generated.' },
         ],
       },
     );
@@ -352,7 +357,7 @@ async function complete(deps: SignDeps, trx: Trx, env: EnvelopeRow, ws: { id: st
   }
   const version = await deps.files.addVersion(trx, { workspaceId: env.workspace_id, fileId: env.file_id, bytes: result.bytes, contentType: 'application/pdf', actor: { actorId: null, ip: null, userAgent: null }, detail: { via: 'signatures', envelopeId: env.id } });
   await trx('signatures_envelopes').where({ workspace_id: env.workspace_id, id: env.id }).update({ status: 'completed', finished_at: now, signed_version_id: version.versionId, sha256_stamped: result.sha256Stamped, sha256_final: version.sha256 });
-  await record(deps, trx, env, 'completed', { actorId: null, name: 'Atrium', ip: '', userAgent: '' }, {
+  await record(deps, trx, env, 'completed', { actorId: null, name: await firmName(deps, trx), ip: '', userAgent: '' }, {
     action: 'signatures.envelope.complete',
     detail: { sha256Sent: env.sha256_sent, sha256Stamped: result.sha256Stamped, sha256Final: version.sha256, signedVersionId: version.versionId, versionNumber: version.number, pages: result.pages },
   });
@@ -364,18 +369,19 @@ async function complete(deps: SignDeps, trx: Trx, env: EnvelopeRow, ws: { id: st
     await tell(deps, trx, ws, [{ userId: sender.id, email: sender.email, name: sender.name, link: `/w/${ws.slug}/signatures/e/${env.id}` }], `Signed by everyone: ${env.title}`, `Everyone has signed "${env.title}". The signed document, with its certificate page, is version ${version.number} of ${env.document_name}. Its SHA-256 is ${version.sha256}.`);
   }
   const expires = utc(now + deps.settings.copyTtlDays * 86_400_000);
-  for (const s of signers) {
+  // One mail per person: a sender who also signed has just been told above, and keeps the signed
+  // document in the portal (they are the firm's), so they get no second mail with a copy link.
+  for (const s of signers.filter((x) => !(sender.id && x.user_id === sender.id))) {
     const url = await deps.links.issue(trx, { plugin: 'signatures', purpose: 'copy', workspaceId: env.workspace_id, userId: s.user_id, subjectId: s.id, ttlMs: deps.settings.copyTtlDays * 86_400_000 });
-    const text = [
-      `Hello ${s.name},`,
-      '',
-      `Everyone has signed "${env.title}" (${env.document_name}). The signed document carries every signature and a certificate page listing each step.`,
-      '',
-      `Download your copy: ${url}`,
-      '',
-      `This link is for you alone and works until ${expires}. The signed file's SHA-256 is ${version.sha256}.`,
-    ].join('\n');
-    await deps.mail.enqueue(trx, { to: s.email, subject: `Signed by everyone: ${env.title}`.slice(0, 200), text, workspaceId: env.workspace_id });
+    await deps.notifications.sendMail(trx, {
+      to: s.email,
+      name: s.name,
+      subject: `Signed by everyone: ${env.title}`.slice(0, 200),
+      paragraphs: [`Everyone has signed "${env.title}" (${env.document_name}). The signed document carries every signature and a certificate page listing each step.`],
+      action: { label: 'Download your copy', url },
+      after: [`This link is for you alone and works until ${expires}. The signed file's SHA-256 is ${version.sha256}.`],
+      workspaceId: env.workspace_id,
+    });
   }
 }
 
@@ -436,7 +442,7 @@ export async function resend(deps: SignDeps, env: EnvelopeRow, actor: Actor, ws:
     const fresh = (await trx('signatures_envelopes').where({ workspace_id: env.workspace_id, id: env.id }).first('status')) as { status: string } | undefined;
     if (!s || fresh?.status !== 'sent') return false;
     const signer = normSigner(s);
-    await sendLink(deps, trx, env, signer, ws, actor.name, true);
+    await sendLink(deps, trx, env, signer, actor.name, true);
     await record(deps, trx, env, 'resent', actor, { signerId: signer.id, action: 'signatures.envelope.resend', detail: { to: signer.name, position: signer.position } });
     return true;
   });

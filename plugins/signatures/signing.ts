@@ -51,6 +51,7 @@ export function linkRoutes(link: Router, deps: SignDeps): void {
 
   async function page(req: Request, env: EnvelopeRow, signer: SignerRow, extra: Record<string, unknown> = {}, status = 200) {
     const total = (await db('signatures_signers').where({ workspace_id: env.workspace_id, envelope_id: env.id }).count({ n: '*' }).first()) as { n: number | string };
+    // Only staff send: the sender is the firm's (the workspace is the client's, never the sender's).
     const sender = env.created_by ? ((await db('users').where({ id: env.created_by }).first('name')) as { name: string } | undefined) : undefined;
     // Only the cheap check here (the current version); the full hash is recomputed when signing.
     const now = await files.describe(db, env.workspace_id, env.file_id);
@@ -58,7 +59,7 @@ export function linkRoutes(link: Router, deps: SignDeps): void {
     await req.ctx.render(
       'signatures/sign',
       {
-        envelope: { title: env.title, message: env.message, document: env.document_name, size: formatBytes(env.document_size), pages: env.page_count, sha256: env.sha256_sent, sentAt: env.sent_at, sender: sender?.name ?? 'The sender', firm: req.ctx.workspace!.name },
+        envelope: { title: env.title, message: env.message, document: env.document_name, size: formatBytes(env.document_size), pages: env.page_count, sha256: env.sha256_sent, sentAt: env.sent_at, sender: sender?.name ?? 'The sender', firm: (await deps.branding.get()).firmName },
         signer: { name: signer.name, position: signer.position, of: Number(total.n), consented: signer.consented_at !== null },
         changed: !now || now.versionId !== env.version_id,
         consent: { version: CURRENT_CONSENT.version, paragraphs: CURRENT_CONSENT.paragraphs },
