@@ -17,10 +17,11 @@ export interface AtriumEvents {
   'core.invitation.accepted': { invitationId: string; workspaceId: string; userId: string; role: string };
   'core.invitation.revoked': { invitationId: string; workspaceId: string };
   'core.membership.removed': { workspaceId: string; userId: string; role: string };
-  'core.user.passwordChanged': { userId: string; via: 'account' | 'reset' };
+  'core.user.passwordChanged': { userId: string; via: 'account' | 'reset' | 'welcome' };
   'core.user.emailChanged': { userId: string };
   'core.user.disabled': { userId: string };
   'core.user.enabled': { userId: string };
+  'core.user.roleChanged': { userId: string; from: string; to: string };
   'core.mfa.enabled': { userId: string };
   'core.mfa.disabled': { userId: string; by: 'self' | 'admin' };
   /** An approvable subject got a new current version (core/approvables.ts). */
@@ -41,6 +42,7 @@ export const KERNEL_EVENTS = [
   'core.user.emailChanged',
   'core.user.disabled',
   'core.user.enabled',
+  'core.user.roleChanged',
   'core.mfa.enabled',
   'core.mfa.disabled',
   'core.approvable.revised',

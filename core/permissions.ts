@@ -28,7 +28,7 @@ export const KERNEL_PERMISSIONS: { subjects: Record<string, string[]>; grants: P
     Member: ['read', 'create', 'update', 'delete'],
     Invitation: ['read', 'create', 'revoke'],
     AuditLog: ['read', 'export'],
-    Person: ['read', 'update', 'disable'],
+    Person: ['read', 'create', 'update', 'disable'],
     Role: ['read', 'create', 'update'],
     Mail: ['read'],
   },
@@ -36,7 +36,9 @@ export const KERNEL_PERMISSIONS: { subjects: Record<string, string[]>; grants: P
     owner: [{ action: 'manage', subject: 'all' }],
     admin: [{ action: 'manage', subject: 'all' }],
     staff: [
-      { action: 'read', subject: ['StaffArea', 'Workspace', 'Member', 'Invitation'] },
+      // AuditLog: the activity page of the workspaces they are assigned to (what each event shows
+      // is filtered per subject by core/audit-visibility.ts).
+      { action: 'read', subject: ['StaffArea', 'Workspace', 'Member', 'Invitation', 'AuditLog'] },
       // The account team invites the client's people into the workspaces it is assigned to.
       { action: ['create', 'revoke'], subject: 'Invitation' },
     ],

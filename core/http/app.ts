@@ -25,6 +25,7 @@ import { accountRoutes } from './routes/account.ts';
 import { invitationAcceptRoutes, invitationRoutes } from './routes/invitations.ts';
 import { adminPeopleRoutes } from './routes/admin-people.ts';
 import { adminMailRoutes } from './routes/admin-mail.ts';
+import { adminStaffRoutes } from './routes/admin-staff.ts';
 import { extraHeaders, mfaGate, redactPath } from './security.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { liveRoutes } from './routes/live.ts';
@@ -203,6 +204,7 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
   app.use(adminRoutes(deps));
   app.use(adminConsoleRoutes(deps));
   app.use(notificationRoutes(deps));
+  app.use(adminStaffRoutes(deps)); // before admin-people: /admin/people/new is not a person's id
   app.use(adminPeopleRoutes(deps));
   app.use(adminMailRoutes(deps));
   app.use(invitationRoutes(deps));

@@ -35,7 +35,7 @@ async function userRow(trx: Trx, id: string): Promise<{ id: string; email: strin
 export async function setPassword(
   s: S,
   trx: Trx,
-  input: { userId: string; passwordHash: string; via: 'account' | 'reset'; keepSession?: string },
+  input: { userId: string; passwordHash: string; via: 'account' | 'reset' | 'welcome'; keepSession?: string },
   actor: Actor,
 ): Promise<void> {
   const user = await userRow(trx, input.userId);
@@ -44,10 +44,13 @@ export async function setPassword(
   await trx('password_resets').where({ user_id: user.id }).whereNull('used_at').update({ used_at: now });
   const ended = await s.sessions.destroyAllForUser(user.id, input.keepSession, trx);
   await s.audit.record(trx, { ...actor, action: 'core.user.password_change', subjectType: 'User', subjectId: user.id, detail: { via: input.via, sessionsEnded: ended } });
-  await notify(s, trx, user, 'Your password was changed', [
-    `The password of your account (${user.email}) was just changed${input.via === 'reset' ? ' with a reset link' : ''}.`,
-    'Every other place you were signed in has been signed out.',
-  ]);
+  // A first password (a colleague's welcome link) changed nothing they knew: no alarm mail.
+  if (input.via !== 'welcome') {
+    await notify(s, trx, user, 'Your password was changed', [
+      `The password of your account (${user.email}) was just changed${input.via === 'reset' ? ' with a reset link' : ''}.`,
+      'Every other place you were signed in has been signed out.',
+    ]);
+  }
   s.events.publish(trx, 'core.user.passwordChanged', { userId: user.id, via: input.via });
 }
 

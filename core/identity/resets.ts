@@ -8,6 +8,7 @@ import { newId, newToken, sha256Hex } from '../ids.ts';
 import type { Services } from '../services.ts';
 import { renderMail } from '../mail/templates.ts';
 import { setPassword } from './people.ts';
+import { awaitingPassword } from './staff.ts';
 import type { Actor } from './users.ts';
 
 export const RESET_TTL_MS = 60 * 60_000;
@@ -54,6 +55,8 @@ export async function completeReset(s: S, trx: Trx, token: string, passwordHash:
   if (!reset) throw new AtriumError('ATR_TOKEN_INVALID', undefined, { status: 410 });
   const spent = await trx('password_resets').where({ id: reset.id }).whereNull('used_at').update({ used_at: now });
   if (spent !== 1) throw new AtriumError('ATR_TOKEN_INVALID', undefined, { status: 410 });
-  await setPassword(s, trx, { userId: reset.userId, passwordHash, via: 'reset' }, { ...actor, actorId: reset.userId });
+  // A colleague's first password (core/identity/staff.ts) is not a change: no "was changed" mail.
+  const via = (await awaitingPassword(trx, reset.userId)) ? 'welcome' : 'reset';
+  await setPassword(s, trx, { userId: reset.userId, passwordHash, via }, { ...actor, actorId: reset.userId });
   return reset.userId;
 }

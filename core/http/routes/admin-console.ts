@@ -8,6 +8,7 @@ import { newId } from '../../ids.ts';
 import { FIRM_ROLES, ROLES, type FirmRole, type WorkspaceRole } from '../../plugins/define.ts';
 import { fieldErrors, formBody } from '../forms.ts';
 import { conditionsInWords, roleName } from '../../wording.ts';
+import { teamSection } from './admin-staff.ts';
 import type { HttpDeps } from '../deps.ts';
 
 const PAGE = 25;
@@ -61,7 +62,7 @@ export function adminConsoleRoutes(deps: HttpDeps): Router {
     if (!req.ctx.ability.can('update', 'Workspace')) return next(notFound());
     const ws = await loadWorkspace(req);
     if (!ws) return next(notFound());
-    await req.ctx.render('core/admin-workspace', { ws, values: { name: ws.name } }, { title: ws.name });
+    await req.ctx.render('core/admin-workspace', { ws, values: { name: ws.name }, ...(await teamSection(deps, req, ws.id)) }, { title: ws.name });
   });
 
   r.post('/admin/workspaces/:id', async (req, res, next) => {
@@ -69,7 +70,7 @@ export function adminConsoleRoutes(deps: HttpDeps): Router {
     const ws = await loadWorkspace(req);
     if (!ws) return next(notFound());
     const parsed = renameForm.safeParse(formBody(req.body));
-    if (!parsed.success) return req.ctx.render('core/admin-workspace', { ws, values: formBody(req.body), errors: fieldErrors(parsed.error) }, { title: ws.name, status: 400 });
+    if (!parsed.success) return req.ctx.render('core/admin-workspace', { ws, values: formBody(req.body), errors: fieldErrors(parsed.error), ...(await teamSection(deps, req, ws.id)) }, { title: ws.name, status: 400 });
     await transaction(deps.db, async (trx) => {
       await trx('workspaces').where({ id: ws.id }).update({ name: parsed.data.name });
       await deps.audit.record(trx, { ...req.ctx.actor(), action: 'core.workspace.rename', subjectType: 'Workspace', subjectId: ws.id, workspaceId: ws.id, detail: { from: ws.name, to: parsed.data.name } });

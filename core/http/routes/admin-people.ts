@@ -12,6 +12,9 @@ import { SECURITY_SETTING, workspaceRequiresMfa } from '../../identity/mfa.ts';
 import { setSetting } from '../../settings.ts';
 import { formBody, fieldErrors } from '../forms.ts';
 import { membershipRoleName, roleName } from '../../wording.ts';
+import { NO_PASSWORD } from '../../identity/staff.ts';
+import { requireRecentAuth } from '../security.ts';
+import { staffControls } from './admin-staff.ts';
 import type { HttpDeps } from '../deps.ts';
 
 const PAGE_SIZE = 50;
@@ -35,6 +38,8 @@ function personView(u: Record<string, unknown>) {
     disabled: toBool(u.disabled),
     mfa: u.mfa_enabled_at != null,
     lastLoginAt: u.last_login_at == null ? null : Number(u.last_login_at),
+    // Added as a colleague and has not chosen a password yet (core/identity/staff.ts).
+    invited: u.password_hash === NO_PASSWORD,
   };
 }
 
@@ -59,12 +64,13 @@ export function adminPeopleRoutes(deps: HttpDeps): Router {
       .orderBy('name')
       .limit(PAGE_SIZE)
       .offset((current - 1) * PAGE_SIZE)
-      .select('id', 'name', 'email', 'firm_role', 'disabled', 'mfa_enabled_at', 'last_login_at')) as Array<Record<string, unknown>>;
+      .select('id', 'name', 'email', 'firm_role', 'disabled', 'mfa_enabled_at', 'last_login_at', 'password_hash')) as Array<Record<string, unknown>>;
     const qs = (p: number) => `/admin/people?page=${p}${q ? `&q=${encodeURIComponent(q)}` : ''}`;
     await req.ctx.render(
       'core/admin-people',
       {
         people: rows.map(personView),
+        canAdd: req.ctx.ability.can('create', 'Person'),
         q,
         total,
         page: current,
@@ -77,7 +83,7 @@ export function adminPeopleRoutes(deps: HttpDeps): Router {
   });
 
   const personPage = async (req: Request, id: string, extra: object = {}, status = 200) => {
-    const u = (await deps.db('users').where({ id }).first('id', 'name', 'email', 'firm_role', 'disabled', 'mfa_enabled_at', 'created_at', 'last_login_at')) as Record<string, unknown> | undefined;
+    const u = (await deps.db('users').where({ id }).first('id', 'name', 'email', 'firm_role', 'disabled', 'mfa_enabled_at', 'created_at', 'last_login_at', 'password_hash')) as Record<string, unknown> | undefined;
     if (!u) throw notFound();
     const memberships = (await deps.db('memberships as m')
       .join('workspaces as w', 'w.id', 'm.workspace_id')
@@ -98,6 +104,7 @@ export function adminPeopleRoutes(deps: HttpDeps): Router {
         canDisable: mayAct && req.ctx.ability.can('disable', 'Person'),
         canResetMfa: mayAct && req.ctx.ability.can('update', 'Person'),
         canRemove: req.ctx.ability.can('delete', 'Member') && (!isOwner || req.ctx.user!.firmRole === 'owner'),
+        ...(await staffControls(deps, req, { id: String(u.id), firm_role: (u.firm_role as string | null) ?? null })),
         ...extra,
       },
       { title: String(u.name), status },
@@ -120,8 +127,10 @@ export function adminPeopleRoutes(deps: HttpDeps): Router {
     return u;
   };
 
+  // Disabling and enabling an account need a recent password or code, like a role change.
+  const fresh = requireRecentAuth(deps);
   for (const [path, disabled] of [['disable', true], ['enable', false]] as const) {
-    r.post(`/admin/people/:id/${path}`, async (req, res) => {
+    r.post(`/admin/people/:id/${path}`, fresh, async (req, res) => {
       const u = await target(req, 'disable');
       await transaction(deps.db, (trx) => setDisabled(deps, trx, u.id, disabled, req.ctx.actor()));
       await req.ctx.flash('success', disabled ? 'Account disabled. Every session it had was signed out.' : 'Account enabled.');

@@ -12,6 +12,7 @@ import { emailSchema, findUserByEmail } from '../../identity/users.ts';
 import { passwordProblem } from '../../identity/passwords.ts';
 import { accountKey, ipKey, LIMITS } from '../../identity/throttle.ts';
 import { completeReset, issueReset, resetByToken } from '../../identity/resets.ts';
+import { awaitingPassword } from '../../identity/staff.ts';
 import { fieldErrors, formBody } from '../forms.ts';
 import type { HttpDeps } from '../deps.ts';
 
@@ -60,9 +61,10 @@ export function passwordRoutes(deps: HttpDeps): Router {
     await req.ctx.render('core/password-sent', { email }, { title: 'Check your email', layout: 'auth' });
   });
 
-  const resetPage = async (req: Request, token: string, extra: object = {}, status = 200) => {
+  // `welcome`: a colleague added by an admin choosing their first password (core/identity/staff.ts).
+  const resetPage = async (req: Request, token: string, extra: { welcome?: boolean; [key: string]: unknown } = {}, status = 200) => {
     req.res!.setHeader('Referrer-Policy', 'no-referrer');
-    await req.ctx.render('core/password-reset', { token, ...extra }, { title: 'Choose a new password', status, layout: 'auth' });
+    await req.ctx.render('core/password-reset', { token, ...extra }, { title: extra.welcome ? 'Choose your password' : 'Choose a new password', status, layout: 'auth' });
   };
   const gone = async (req: Request) => {
     req.res!.setHeader('Referrer-Policy', 'no-referrer');
@@ -73,7 +75,7 @@ export function passwordRoutes(deps: HttpDeps): Router {
     const token = String(req.params.token);
     const reset = await resetByToken(deps.db, token, deps.clock.now());
     if (!reset) return gone(req);
-    await resetPage(req, token, { email: reset.email });
+    await resetPage(req, token, { email: reset.email, welcome: await awaitingPassword(deps.db, reset.userId) });
   });
 
   r.post('/password/reset/:token', async (req, res) => {
@@ -83,7 +85,8 @@ export function passwordRoutes(deps: HttpDeps): Router {
     if (!reset) return gone(req);
     const body = formBody(req.body);
     const errors = newPasswordErrors(body, [reset.name, reset.email.split('@')[0]!, (await deps.branding.get()).firmName]);
-    if (Object.keys(errors).length) return resetPage(req, token, { email: reset.email, errors }, 400);
+    const welcome = await awaitingPassword(deps.db, reset.userId);
+    if (Object.keys(errors).length) return resetPage(req, token, { email: reset.email, errors, welcome }, 400);
     const hash = await deps.passwords.hash(String(body.password));
     try {
       await transaction(deps.db, (trx) => completeReset(deps, trx, token, hash, { ...req.ctx.actor(), actorId: reset.userId }));
@@ -94,7 +97,7 @@ export function passwordRoutes(deps: HttpDeps): Router {
     // Never signed in by a reset: the sign-in (and its second step) comes next.
     if (req.ctx.session) await deps.sessions.destroy(req.ctx.session.idHash);
     req.ctx.session = null;
-    await req.ctx.flash('success', 'Your password was changed, and every session was signed out. Sign in with the new password.');
+    await req.ctx.flash('success', welcome ? 'Your password is set. Sign in with it.' : 'Your password was changed, and every session was signed out. Sign in with the new password.');
     res.redirect(303, '/login');
   });
 
