@@ -10,6 +10,14 @@ const ROLE_LABELS: Record<string, string> = {
   staff: 'Account team',
 };
 
+/**
+ * Where those who may assign firm staff to this workspace do it (its admin page), for the empty
+ * account team; undefined for everyone else (clients, and staff who cannot assign).
+ */
+function assignHref(ctx: { ability: { can(action: string, subject: string): boolean }; workspace?: { id: string } | null }): string | undefined {
+  return ctx.workspace && ctx.ability.can('create', 'Member') && ctx.ability.can('update', 'Workspace') ? `/admin/workspaces/${ctx.workspace.id}#team` : undefined;
+}
+
 export default definePlugin({
   id: 'team',
   version: '1.0.0',
@@ -38,7 +46,7 @@ export default definePlugin({
       async load({ ctx, db, settings }) {
         const limit = (settings as { widgetLimit: number }).widgetLimit;
         const staff = await membersOf(db, ctx.workspace!.id, { staff: true, limit });
-        return { staff: staff.map((m) => ({ name: m.name, email: m.email })), teamHref: `/w/${ctx.workspace!.slug}/team` };
+        return { staff: staff.map((m) => ({ name: m.name, email: m.email })), teamHref: `/w/${ctx.workspace!.slug}/team`, assignHref: assignHref(ctx) };
       },
     },
   ],
@@ -48,7 +56,7 @@ export default definePlugin({
       const wsId = req.ctx.workspace!.id;
       const [staff, clients] = await Promise.all([membersOf(db, wsId, { staff: true }), membersOf(db, wsId, { staff: false })]);
       const view = (m: { name: string; email: string; role: string }) => ({ name: m.name, email: m.email, role: ROLE_LABELS[m.role] ?? m.role });
-      await req.ctx.render('team/page', { staff: staff.map(view), clients: clients.map(view) }, { title: 'Team' });
+      await req.ctx.render('team/page', { staff: staff.map(view), clients: clients.map(view), assignHref: assignHref(req.ctx) }, { title: 'Team' });
     });
   },
 });
