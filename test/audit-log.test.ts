@@ -420,12 +420,12 @@ test("exports of a workspace's log hold only that workspace's rows and client fi
   assert.not.match((await (await signIn('ada@northwind.example')).get('/w/northwind/audit')).text, 'href="/admin/audit');
 });
 
-test('client members, viewers, other clients and staff without the permission get 404 for a workspace log', async () => {
+test('client members, viewers and other clients get 404 for a workspace log', async () => {
+  // Firm staff assigned to the workspace read it (issue 14): test/admin-staff.test.ts.
   const cases: Array<[string, string]> = [
     ['dan@northwind.example', '/w/northwind/audit'],
     ['ben@northwind.example', '/w/northwind/audit'],
     ['cara@globex.example', '/w/northwind/audit'],
-    ['sam.staff@firm.example', '/w/northwind/audit'],
     ['ada@northwind.example', '/w/northwind/audit/export.csv'],
     ['ada@northwind.example', '/w/northwind/audit/export.json'],
     ['ada@northwind.example', '/w/globex/audit'],
