@@ -7,10 +7,14 @@
 //   index.ts    this definition          routes.ts   staff pages under /w/:workspace/signatures
 //   signing.ts  the signer's link pages  service.ts  the workflow (send, sign, decline, void, complete)
 //   pdf.ts      stamping + certificate   consent.ts  the versioned consent text    repo.ts  reads
-import { accessibleBy, definePlugin, Tokens, type RoutesContext } from '../../core/index.ts';
+//   portal.ts   the signed-in signer's pages (To sign; signing without the mail)
+//   waiting.ts  "waiting on you": the person's turn to sign, for the home card, /inbox and the header
+import { accessibleBy, definePlugin, PERSON_ID, Tokens, type RoutesContext } from '../../core/index.ts';
 import { FilesApi } from '../files/api.ts';
 import { workspaceRoutes } from './routes.ts';
 import { linkRoutes } from './signing.ts';
+import { portalRoutes } from './portal.ts';
+import { signaturesWaiting } from './waiting.ts';
 import type { SignDeps } from './service.ts';
 import { settingsSchema, type SignaturesSettings } from './settings.ts';
 
@@ -54,18 +58,41 @@ export default definePlugin<SignaturesSettings>({
   permissions: {
     // read: the list and an envelope's page (signers, events, hashes); create: prepare and send;
     // send: send the current signer a new link; void: cancel an envelope still out for signature.
-    // Signers act only through their link, never through these grants: clients get none.
-    subjects: { Envelope: ['read', 'create', 'send', 'void'] },
+    // A signer acts through their mailed link, or signed in, on their own request to sign
+    // (SignatureRequest: their row of signatures_signers, `user_id` = the person): read it, and
+    // sign while it is their turn. Clients get nothing else here: never an envelope's page.
+    subjects: { Envelope: ['read', 'create', 'send', 'void'], SignatureRequest: ['read', 'sign'] },
+    tables: { SignatureRequest: 'signatures_signers' },
     // Events about an envelope or one of its signers are shown to whoever may read the envelope.
     audit: {
       Envelope: { read: ['read', 'Envelope'], table: 'signatures_envelopes', path: '/signatures/e/:id' },
       EnvelopeSigner: { read: ['read', 'Envelope'], table: 'signatures_envelopes', via: { table: 'signatures_signers', column: 'envelope_id' } },
     },
     grants: {
-      staff: [{ action: ['read', 'create', 'send', 'void'], subject: 'Envelope' }],
+      staff: [
+        { action: ['read', 'create', 'send', 'void'], subject: 'Envelope' },
+        { action: 'sign', subject: 'SignatureRequest', conditions: { user_id: PERSON_ID, status: 'pending' } },
+      ],
+      client_admin: [
+        { action: 'read', subject: 'SignatureRequest', conditions: { user_id: PERSON_ID } },
+        { action: 'sign', subject: 'SignatureRequest', conditions: { user_id: PERSON_ID, status: 'pending' } },
+      ],
+      client_member: [
+        { action: 'read', subject: 'SignatureRequest', conditions: { user_id: PERSON_ID } },
+        { action: 'sign', subject: 'SignatureRequest', conditions: { user_id: PERSON_ID, status: 'pending' } },
+      ],
+      // Viewers only read and download, but whoever the firm asks to sign may sign.
+      client_viewer: [
+        { action: 'read', subject: 'SignatureRequest', conditions: { user_id: PERSON_ID } },
+        { action: 'sign', subject: 'SignatureRequest', conditions: { user_id: PERSON_ID, status: 'pending' } },
+      ],
     },
   },
-  nav: [{ area: 'workspace', label: 'Signatures', path: '/signatures', can: ['read', 'Envelope'], order: 40 }],
+  nav: [
+    { area: 'workspace', label: 'Signatures', path: '/signatures', can: ['read', 'Envelope'], order: 40 },
+    // The signer's own: what they are asked to sign and what they signed (portal.ts).
+    { area: 'workspace', label: 'To sign', path: '/signatures/mine', can: ['read', 'SignatureRequest'], order: 41 },
+  ],
   // "Send for signature" on a PDF's page in files (the file page lists other plugins' actions).
   actions: [{ subject: 'File', label: 'Send for signature', path: '/signatures/new?file=:id', can: ['create', 'Envelope'], when: (row) => row.content_type === 'application/pdf', order: 30 }],
   widgets: [
@@ -87,8 +114,15 @@ export default definePlugin<SignaturesSettings>({
     },
   ],
 
+  register(ctx) {
+    // "Waiting on you": envelopes where the person is the current signer (waiting.ts).
+    ctx.container.resolve(Tokens.Waiting).register('signatures', signaturesWaiting);
+  },
+
   routes({ workspace, link }, ctx) {
     const deps = depsOf(ctx);
+    // The signer's portal pages first: /mine and /sign/:signerId are not envelope pages.
+    portalRoutes(workspace, deps);
     workspaceRoutes(workspace, deps);
     linkRoutes(link, deps);
   },

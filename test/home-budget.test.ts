@@ -1,0 +1,81 @@
+// The workspace home's query budget (docs/performance.md, "Waiting on you"): with every built-in
+// plugin, a client's home is the session (with the notice and "waiting on you" counts), one query
+// per card (the waiting card is one per provider: approvals, signatures), and the switcher. The
+// header's waiting count adds none while it is fresh; any other page gets it with the session.
+import 'reflect-metadata';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ManualClock } from '../core/clock.ts';
+import { transaction } from '../core/db/index.ts';
+import { addMember, createUser, createWorkspace } from '../core/identity/users.ts';
+import { ON_PG, setupOwner, startApp, type TestApp } from './helpers/app.ts';
+import type { HttpClient } from './helpers/http.ts';
+
+const test = suite(`the workspace home's query budget (${ON_PG ? 'PostgreSQL' : 'SQLite'})`);
+let app: TestApp;
+let client: HttpClient;
+
+test.before(async () => {
+  // A clock that stands still: no session touch, no custom-role reload in the measured request.
+  app = await startApp({ plugins: ['team', 'files', 'approvals', 'signatures'], clock: new ManualClock(Date.parse('2026-12-07T09:00:00.000Z')) });
+  await setupOwner(app);
+  const k = app.kernel;
+  const hash = await k.passwords.hash('budget-test-password-1');
+  await transaction(k.db, async (trx) => {
+    const actor = { actorId: null, via: 'cli' as const };
+    const a = await createWorkspace(k, trx, { name: 'Acme Ltd', slug: 'acme' }, actor);
+    const b = await createWorkspace(k, trx, { name: 'Bolt Ltd', slug: 'bolt' }, actor);
+    const u = await createUser(k, trx, { email: 'mo@acme.example', name: 'Mo Member', passwordHash: hash, firmRole: null }, actor);
+    await addMember(k, trx, { workspaceId: a.id, userId: u.id, role: 'client_member' }, actor);
+    await addMember(k, trx, { workspaceId: b.id, userId: u.id, role: 'client_member' }, actor);
+  });
+  client = app.client();
+  assert.is((await client.login('mo@acme.example', 'budget-test-password-1')).status, 303);
+  await client.get('/w/acme/'); // the first page stores the person's count and their last workspace
+  await client.get('/w/acme/');
+});
+test.after(async () => {
+  await app.close();
+});
+
+async function queriesOf(path: string): Promise<string[]> {
+  const seen: string[] = [];
+  // The mail relay's and the job runner's own polls run in the background: not the page's.
+  const spy = (q: { sql: string }) => (/[`"](outbox|job_runs)[`"]/.test(q.sql) ? undefined : seen.push(q.sql));
+  app.kernel.db.on('query', spy);
+  try {
+    const res = await client.get(path);
+    assert.is(res.status, 200, path);
+  } finally {
+    app.kernel.db.removeListener('query', spy);
+  }
+  return seen;
+}
+
+test('a client home: session, one query per card (the waiting card one per provider), the switcher', async () => {
+  const sql = await queriesOf('/w/acme/');
+  const labelled = sql.map((s) =>
+    s.includes('from "sessions"') || s.includes('from `sessions`')
+      ? 'session'
+      : s.includes('approvals_requests')
+        ? 'waiting: approvals'
+        : s.includes('signatures_signers')
+          ? 'waiting: signatures'
+          : s.includes('files_files')
+            ? 'files card'
+            : s.includes('memberships') && s.includes('workspaces')
+              ? 'switcher'
+              : s.includes('memberships')
+                ? 'team card'
+                : s,
+  );
+  assert.equal(labelled.sort(), ['files card', 'session', 'switcher', 'team card', 'waiting: approvals', 'waiting: signatures'], sql.join('\n'));
+});
+
+test('any other page: the waiting count comes with the session, no query of its own', async () => {
+  const sql = await queriesOf('/account');
+  assert.not.ok(sql.some((s) => s.includes('waiting_counts') && !/join [`"]?waiting_counts/.test(s)), sql.join('\n'));
+  assert.not.ok(sql.some((s) => s.includes('approvals_requests') || s.includes('signatures_signers')), sql.join('\n'));
+});
+
+test.run();
