@@ -110,7 +110,9 @@ export function linkRoutes(link: Router, deps: ApprovalsDeps): void {
     res.setHeader('Referrer-Policy', 'no-referrer');
     await req.ctx.render(
       'approvals/link-done',
-      { workspaceName: req.ctx.workspace!.name, approved: decision === 'approved', title: found.r.title, subjectTitle: found.r.subject_title, versionNumber: found.r.version_number, sha256: found.r.sha256, at, comment: parsed.data.comment },
+      // The record is the firm's (its portal keeps it), not the client workspace's: the page names
+      // the firm through {{brand.firmName}}, like every page.
+      { approved: decision === 'approved', title: found.r.title, subjectTitle: found.r.subject_title, versionNumber: found.r.version_number, sha256: found.r.sha256, at, comment: parsed.data.comment },
       { title: 'Decision recorded' },
     );
   });

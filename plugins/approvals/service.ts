@@ -157,18 +157,24 @@ const lockRequest = async (trx: Trx, workspaceId: string, id: string): Promise<R
   return row ? normRequest(row) : undefined;
 };
 
+/** A request's title as a name in a sentence: “Approve Q1 brand guidelines”. */
+const quoted = (title: string) => `“${title}”`;
+
 /** Notify `userIds` (with a fresh single-use decision link each), by their own preference. */
 async function ask(deps: ApprovalsDeps, trx: Trx, ws: Ws, r: RequestRow, userIds: string[], kind: 'new' | 'next' | 'reopened' | 'reminder', note = ''): Promise<void> {
   if (!userIds.length) return;
   const now = deps.clock.now();
   const due = r.due_at ? ` It is due on ${dayString(r.due_at)} (UTC)${r.auto_approve ? ', and if no answer is given by then it counts as approved, as agreed' : ''}.` : '';
+  // The title is the requester's words and often starts with a verb ("Approve Q1 brand
+  // guidelines"): it is always quoted, as a name, never the object of our own verb.
+  const t = quoted(r.title);
   const lead = {
-    new: `You are asked to approve "${r.title}" (${r.subject_title}, version ${r.version_number}).`,
-    next: `It is your turn to approve "${r.title}" (${r.subject_title}, version ${r.version_number}).`,
-    reopened: `A new version of ${r.subject_title} (version ${r.version_number}) was uploaded, so "${r.title}" needs your decision again.`,
-    reminder: `A reminder: "${r.title}" (${r.subject_title}, version ${r.version_number}) is waiting for your decision.`,
+    new: `Your approval is requested: ${t} (${r.subject_title}, version ${r.version_number}).`,
+    next: `It is your turn to decide on ${t} (${r.subject_title}, version ${r.version_number}).`,
+    reopened: `A new version of ${r.subject_title} (version ${r.version_number}) was uploaded, so ${t} needs your decision again.`,
+    reminder: `A reminder: ${t} (${r.subject_title}, version ${r.version_number}) is waiting for your decision.`,
   }[kind];
-  const subject = { new: 'Approval requested', next: 'Your approval is needed', reopened: 'New version to approve', reminder: 'Reminder: approval needed' }[kind];
+  const subject = { new: `Approval requested: ${t}`, next: `Your approval is needed: ${t}`, reopened: `New version to approve: ${t}`, reminder: `Reminder: ${t} is waiting for your decision` }[kind];
   const notices = [];
   for (const userId of userIds) {
     const url = await deps.links.issue(trx, { plugin: 'approvals', purpose: 'decide', workspaceId: ws.id, userId, subjectId: r.id, ttlMs: deps.settings.linkDays * DAY });
@@ -176,7 +182,7 @@ async function ask(deps: ApprovalsDeps, trx: Trx, ws: Ws, r: RequestRow, userIds
       userId,
       workspaceId: ws.id,
       kind: `approvals.${kind}`,
-      subject: `${subject}: ${r.title}`,
+      subject,
       text: `${lead}${r.message ? ` Message: ${r.message}` : ''}${note}${due} Open the link to see the document and approve or request changes.`,
       // The notice on record (and a digest) points at the request in the portal; only the mail
       // sent at once carries the single-use decision link, which is never stored readable.
@@ -319,13 +325,13 @@ export async function decide(deps: ApprovalsDeps, trx: Trx, ws: Ws, requestId: s
 
   if (input.decision === 'changes_requested') {
     await close(deps, trx, ws, r, 'changes_requested', now);
-    await tellRequester(deps, trx, ws, r, `Changes requested: ${r.title}`, `${me.name} asked for changes to ${r.subject_title} (version ${r.version_number}): ${input.comment}`);
+    await tellRequester(deps, trx, ws, r, `Changes requested on ${quoted(r.title)}`, `${me.name} asked for changes to ${r.subject_title} (version ${r.version_number}): ${input.comment}`);
     return { ok: true, status: 'changes_requested' };
   }
   done.add(me.userId);
   if (approvers.every((a) => done.has(a.userId))) {
     await close(deps, trx, ws, r, 'approved', now);
-    await tellRequester(deps, trx, ws, r, `Approved: ${r.title}`, `${r.subject_title} (version ${r.version_number}) was approved by everyone asked.`);
+    await tellRequester(deps, trx, ws, r, `${quoted(r.title)} was approved`, `${r.subject_title} (version ${r.version_number}) was approved by everyone asked.`);
     return { ok: true, status: 'approved' };
   }
   if (r.sequence === 'sequential') {
@@ -350,7 +356,7 @@ export async function cancelRequest(deps: ApprovalsDeps, trx: Trx, ws: Ws, reque
   await deps.audit.record(trx, { ...actor, workspaceId: ws.id, action: 'approvals.request.cancel', subjectType: 'Approval', subjectId: r.id, detail: { round: r.round } });
   await deps.notifications.notify(
     trx,
-    asked.map((a) => ({ userId: a.userId, workspaceId: ws.id, kind: 'approvals.cancelled', subject: `Approval withdrawn: ${r.title}`, text: `The request to approve "${r.title}" was withdrawn. Nothing more is needed from you.` })),
+    asked.map((a) => ({ userId: a.userId, workspaceId: ws.id, kind: 'approvals.cancelled', subject: `${quoted(r.title)} was withdrawn`, text: `The request ${quoted(r.title)} was withdrawn. Nothing more is needed from you.` })),
   );
   return true;
 }
@@ -565,7 +571,7 @@ async function autoApprove(deps: ApprovalsDeps, seen: RequestRow, now: number): 
       detail: { round: r.round, dueAt: r.due_at, versionId: r.version_id, sha256: r.sha256, approvers: silent.map((a) => a.userId) },
     });
     await close(deps, trx, ws, r, 'approved', now);
-    await tellRequester(deps, trx, ws, r, `Approved by the agreed rule: ${r.title}`, `No answer was given for ${r.subject_title} (version ${r.version_number}) by the due date, so it counts as approved, as agreed.`);
+    await tellRequester(deps, trx, ws, r, `${quoted(r.title)} was approved by the agreed rule`, `No answer was given for ${r.subject_title} (version ${r.version_number}) by the due date, so it counts as approved, as agreed.`);
     return true;
   });
 }

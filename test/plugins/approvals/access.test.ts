@@ -131,7 +131,7 @@ test('staff withdraw a waiting request: the approver is told and the link stops 
   assert.is((await w.as.staff.postForm(`/w/acme/approvals/r/${made.id}/cancel`, {})).status, 303);
   assert.is((await w.app.kernel.db('approvals_requests').where({ id: made.id }).first()).status, 'cancelled');
   assert.is((await w.app.client().get(path)).status, 404);
-  assert.match((await mailsTo(w, w.emails.member)).map((m) => m.subject).join('|'), 'Approval withdrawn: To withdraw');
+  assert.match((await mailsTo(w, w.emails.member)).map((m) => m.subject).join('|'), '“To withdraw” was withdrawn');
   const late = await w.as.member.postForm(`/w/acme/approvals/r/${made.id}/decide`, { decision: 'approve', version: (await w.app.kernel.db('approvals_requests').where({ id: made.id }).first()).version_id });
   assert.is(late.status, 409);
   assert.match(late.text, 'already been closed');

@@ -114,7 +114,7 @@ test('approved if no answer by the due date: silent approvers are approved by th
   ]);
   assert.is(rows[0].sha256, rows[1].sha256);
   assert.is((await w.app.kernel.db('audit_events').where({ subject_id: id, action: 'approvals.request.autoApprove' })).length, 1);
-  assert.match((await mailsTo(w, w.emails.staff)).map((m) => m.subject).join('|'), 'Approved by the agreed rule: Copy deck');
+  assert.match((await mailsTo(w, w.emails.staff)).map((m) => m.subject).join('|'), '“Copy deck” was approved by the agreed rule');
   await fresh();
   const history = await w.as.admin.get(`/w/acme/approvals/r/${id}`);
   assert.match(history.text, 'by the agreed due-date rule');

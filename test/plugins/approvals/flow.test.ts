@@ -100,7 +100,7 @@ test('sequential, two approvers: the first approves from the email link, the sec
     [w.users.admin, 'portal', version.sha256],
   ]);
   assert.is(both[1].user_agent, 'Browser/2.0');
-  assert.match((await mailsTo(w, w.emails.staff)).map((m) => m.subject).join('|'), 'Approved: Approve the design');
+  assert.match((await mailsTo(w, w.emails.staff)).map((m) => m.subject).join('|'), '“Approve the design” was approved');
   const audit = await db()('audit_events').where({ subject_id: id }).orderBy('seq').pluck('action');
   assert.equal(audit, ['approvals.request.create', 'approvals.document.download', 'approvals.request.approve', 'approvals.request.approve']);
   // Nothing waits for anyone now.
@@ -185,7 +185,7 @@ test('a new version of a pending request revokes the old links and asks again', 
   assert.is((await w.app.client().get(old)).status, 200);
   await upload(w.as.staff, `/w/acme/files/upload`, [{ name: 'Plan.txt', data: 'plan v2' }]);
   assert.is((await w.app.client().get(old)).status, 404);
-  const fresh = await linkIn(w, w.emails.member2, /New version to approve: Plan/);
+  const fresh = await linkIn(w, w.emails.member2, /New version to approve: “Plan/);
   assert.is.not(fresh, old);
   assert.match((await w.app.client().get(fresh)).text, 'Approve version 2');
   const rounds = await db()('approvals_rounds').where({ request_id: id }).orderBy('round').pluck('outcome');
