@@ -1,6 +1,7 @@
 // The staff queue, /staff/approvals: requests across every workspace this person can open (their
-// memberships; every workspace for owners and admins), filterable by status, workspace and due
-// date, overdue first and marked, a page at a time. htmx swaps only the results (aria-live).
+// memberships; every workspace for owners and admins), filterable by status (by default what still
+// needs the firm: waiting or changes requested), workspace and due date, overdue first and marked,
+// a page at a time. htmx swaps only the results (aria-live).
 import type { Request, Router } from 'express';
 import type { Knex } from 'knex';
 import { z } from 'zod';
@@ -8,8 +9,12 @@ import { authorize, workspacesQueryFor } from '../../core/index.ts';
 import { summary } from './models.ts';
 import { DAY, REQUEST_COLS, STATUSES, normRequest, type ApprovalsDeps } from './service.ts';
 
+// 'open', the default, is everything still needing the firm's attention: requests waiting for an
+// answer, and those where changes were requested (the firm's move: a new version or a withdrawal).
+const OPEN = ['pending', 'changes_requested'] as const;
+
 const queueQuery = z.object({
-  status: z.enum(['all', ...STATUSES]).catch('pending').default('pending'),
+  status: z.enum(['open', 'all', ...STATUSES]).catch('open').default('open'),
   workspace: z.string().max(64).regex(/^[a-z0-9-]*$/).catch('').default(''),
   due: z.enum(['any', 'overdue', 'week', 'none']).catch('any').default('any'),
   page: z.coerce.number().int().min(1).max(100_000).catch(1).default(1),
@@ -28,7 +33,8 @@ export function staffRoutes(staff: Router, deps: ApprovalsDeps): void {
       .join('workspaces as ws', 'ws.id', 'r.workspace_id')
       .whereIn('r.workspace_id', mine)
       .modify((b: Knex.QueryBuilder) => {
-        if (q.status !== 'all') b.where('r.status', q.status);
+        if (q.status === 'open') b.whereIn('r.status', OPEN);
+        else if (q.status !== 'all') b.where('r.status', q.status);
         if (q.workspace) b.where('ws.slug', q.workspace);
         if (q.due === 'overdue') b.where('r.status', 'pending').whereNotNull('r.due_at').andWhere('r.due_at', '<', now);
         if (q.due === 'week') b.whereNotNull('r.due_at').andWhere('r.due_at', '>=', now).andWhere('r.due_at', '<', now + 7 * DAY);
@@ -58,7 +64,7 @@ export function staffRoutes(staff: Router, deps: ApprovalsDeps): void {
       prev: page > 1 ? link(page - 1) : null,
       next: page < pages ? link(page + 1) : null,
       filters: {
-        statuses: [{ value: 'pending', label: 'Waiting' }, { value: 'all', label: 'All' }, { value: 'approved', label: 'Approved' }, { value: 'changes_requested', label: 'Changes requested' }, { value: 'cancelled', label: 'Withdrawn' }].map((s) => ({ ...s, selected: s.value === q.status })),
+        statuses: [{ value: 'open', label: 'Needs attention (waiting or changes requested)' }, { value: 'pending', label: 'Waiting' }, { value: 'all', label: 'All' }, { value: 'approved', label: 'Approved' }, { value: 'changes_requested', label: 'Changes requested' }, { value: 'cancelled', label: 'Withdrawn' }].map((s) => ({ ...s, selected: s.value === q.status })),
         workspaces: workspaces.map((w) => ({ value: w.slug, label: w.name, selected: w.slug === q.workspace })),
         dues: [{ value: 'any', label: 'Any' }, { value: 'overdue', label: 'Overdue' }, { value: 'week', label: 'Due within 7 days' }, { value: 'none', label: 'No due date' }].map((s) => ({ ...s, selected: s.value === q.due })),
       },
