@@ -329,11 +329,15 @@ async function complete(deps: SignDeps, trx: Trx, env: EnvelopeRow, ws: { id: st
   const bySigner = new Map(signers.map((s) => [s.id, s]));
   const stamps: StampSignature[] = placements.map((p) => {
     const s = bySigner.get(p.signer_id)!;
-    return { page: p.page, x: p.x, y: p.y, width: p.width, height: p.height, name: s.name, kind: s.signature_kind === 'drawn' ? 'drawn' : 'typed', text: s.signature_text, png: s.signature_png ? Buffer.from(s.signature_png, 'base64') : null, signedAt: s.signed_at ?? now };
+    return { signerId: s.id, page: p.page, x: p.x, y: p.y, width: p.width, height: p.height, name: s.name, kind: s.signature_kind === 'drawn' ? 'drawn' : 'typed', text: s.signature_text, png: s.signature_png ? Buffer.from(s.signature_png, 'base64') : null, signedAt: s.signed_at ?? now };
   });
   const events = await eventsOf(trx, env);
   const names = new Map(signers.map((s) => [s.id, s.name]));
-  let result: { bytes: Buffer; sha256Stamped: string; pages: number };
+  // A drawn signature whose stored image cannot be decoded does not stop completion: signedDocument
+  // stamps the signer's name in its place and says so on the certificate (why: see stamp() in
+  // pdf.ts). Images are decoded when they are received, so only a row saved before that rule can
+  // hold one; the sender is told and the audit event names the signer.
+  let result: Awaited<ReturnType<typeof signedDocument>>;
   try {
     result = await signedDocument(
       original,
@@ -355,18 +359,31 @@ async function complete(deps: SignDeps, trx: Trx, env: EnvelopeRow, ws: { id: st
     if (err instanceof PdfProblem) throw new AtriumError('ATR_VALIDATION', err.message, { status: 409 });
     throw err;
   }
+  const unreadable = result.unreadable;
+  if (unreadable.length) deps.logger.warn({ envelope: env.id, signers: unreadable.map((u) => u.signerId) }, 'signatures: a stored drawn signature could not be decoded; the signer\'s name was stamped instead');
   const version = await deps.files.addVersion(trx, { workspaceId: env.workspace_id, fileId: env.file_id, bytes: result.bytes, contentType: 'application/pdf', actor: { actorId: null, ip: null, userAgent: null }, detail: { via: 'signatures', envelopeId: env.id } });
   await trx('signatures_envelopes').where({ workspace_id: env.workspace_id, id: env.id }).update({ status: 'completed', finished_at: now, signed_version_id: version.versionId, sha256_stamped: result.sha256Stamped, sha256_final: version.sha256 });
   await record(deps, trx, env, 'completed', { actorId: null, name: await firmName(deps, trx), ip: '', userAgent: '' }, {
     action: 'signatures.envelope.complete',
-    detail: { sha256Sent: env.sha256_sent, sha256Stamped: result.sha256Stamped, sha256Final: version.sha256, signedVersionId: version.versionId, versionNumber: version.number, pages: result.pages },
+    detail: {
+      sha256Sent: env.sha256_sent,
+      sha256Stamped: result.sha256Stamped,
+      sha256Final: version.sha256,
+      signedVersionId: version.versionId,
+      versionNumber: version.number,
+      pages: result.pages,
+      ...(unreadable.length ? { unreadableSignatures: unreadable.map((u) => ({ signerId: u.signerId, imageSha256: u.sha256 })) } : {}),
+    },
   });
   deps.events.publish(trx, 'signatures.envelope.completed', { workspaceId: env.workspace_id, envelopeId: env.id, versionId: version.versionId });
   // The sender is told through their notifications; each signer gets their own copy link by
   // mail (a download-only link, never consumed, valid for copyTtlDays): like the request, it is
   // always sent and carries a token, so it goes straight to the outbox.
   if (sender.id) {
-    await tell(deps, trx, ws, [{ userId: sender.id, email: sender.email, name: sender.name, link: `/w/${ws.slug}/signatures/e/${env.id}` }], `Signed by everyone: ${env.title}`, `Everyone has signed "${env.title}". The signed document, with its certificate page, is version ${version.number} of ${env.document_name}. Its SHA-256 is ${version.sha256}.`);
+    const note = unreadable.length
+      ? ` The drawn signature image of ${unreadable.map((u) => u.name).join(', ')} could not be read, so their name is shown in its place; the certificate page says so.`
+      : '';
+    await tell(deps, trx, ws, [{ userId: sender.id, email: sender.email, name: sender.name, link: `/w/${ws.slug}/signatures/e/${env.id}` }], `Signed by everyone: ${env.title}`, `Everyone has signed "${env.title}". The signed document, with its certificate page, is version ${version.number} of ${env.document_name}. Its SHA-256 is ${version.sha256}.${note}`);
   }
   const expires = utc(now + deps.settings.copyTtlDays * 86_400_000);
   // One mail per person: a sender who also signed has just been told above, and keeps the signed

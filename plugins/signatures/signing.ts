@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { fieldErrors, formBody, notFound } from '../../core/index.ts';
 import { CURRENT_CONSENT } from './consent.ts';
-import { parseSignaturePng } from './pdf.ts';
+import { decodeSignaturePng } from './pdf.ts';
 import type { EnvelopeRow, SignerRow } from './repo.ts';
 import { actorOf, copyContext, decline, documentChanged, recordConsent, recordOpened, recordRefusal, sign, signingContext, type SignDeps } from './service.ts';
 
@@ -143,7 +143,9 @@ export function linkRoutes(link: Router, deps: SignDeps): void {
       if (!parsed.data.typed_name) return page(req, env, signer, { errors: { typed_name: 'Type your full name to sign' }, values }, 400);
       sig = { kind: 'typed', text: parsed.data.typed_name, png: null };
     } else {
-      const png = parseSignaturePng(parsed.data.drawn);
+      // Decoded in full now, before anything is saved or the link is used: an image that cannot be
+      // decoded would otherwise surface only when the last signer signs.
+      const png = await decodeSignaturePng(parsed.data.drawn);
       if ('problem' in png) return page(req, env, signer, { errors: { drawn: png.problem }, values }, 400);
       sig = { kind: 'drawn', text: null, png: png.png };
     }

@@ -5,12 +5,15 @@ import { z } from 'zod';
 import { transaction } from '../../db/index.ts';
 import { AtriumError } from '../../errors.ts';
 import { createWorkspace, DuplicateError, slugSchema } from '../../identity/users.ts';
-import { brandingInput, sniffLogo } from '../../settings.ts';
+import { brandingInput } from '../../settings.ts';
+import { decodeUntrustedImage, type ImageLimits } from '../../images.ts';
 import { fieldErrors, formBody } from '../forms.ts';
 import { readSmallMultipart } from '../multipart.ts';
 import type { HttpDeps } from '../deps.ts';
 
 const MAX_LOGO_BYTES = 512 * 1024;
+/** A logo is shown on every page: a still image small enough for any browser to decode. */
+const LOGO_IMAGE: ImageLimits = { types: ['image/png', 'image/jpeg', 'image/webp'], maxBytes: MAX_LOGO_BYTES, maxWidth: 4096, maxHeight: 4096 };
 
 const workspaceForm = z.strictObject({
   name: z.string().trim().min(1, 'Enter the client organisation’s name').max(200, 'Use at most 200 characters'),
@@ -56,9 +59,12 @@ export function adminRoutes(deps: HttpDeps): Router {
       const status = (err as AtriumError).status;
       return brandingPage(req, { logoError: status === 413 ? 'The logo must be 512 KB or smaller.' : 'The upload could not be read.' }, status ?? 400);
     }
-    const mime = upload.file ? sniffLogo(upload.file.data) : null;
     if (!upload.file || upload.file.data.length === 0) return brandingPage(req, { logoError: 'Choose an image file to upload.' }, 400);
-    if (!mime) return brandingPage(req, { logoError: 'Use a PNG, JPEG or WebP image.' }, 415);
+    // An untrusted image, decoded in full as it is received (core/images.ts): a damaged, truncated,
+    // animated or oversized file is refused here with the reason, never stored for every page.
+    const image = await decodeUntrustedImage(upload.file.data, LOGO_IMAGE, { label: 'The logo', again: 'Choose another file.' });
+    if (!image.ok) return brandingPage(req, { logoError: image.problem }, image.code === 'type' ? 415 : 400);
+    const mime = image.type;
     const current = await deps.branding.get();
     await transaction(deps.db, async (trx) => {
       const saved = await deps.branding.save(trx, { firmName: current.firmName, primary: current.primary, accent: current.accent }, { mime, data: upload.file!.data });
