@@ -25,7 +25,7 @@ import {
   type FileRow,
   type FolderRow,
 } from './repo.ts';
-import { deliver, type FilesDeps } from './service.ts';
+import { deliver, notifyClientUpload, type FilesDeps, type UploadedFile } from './service.ts';
 import type { FilesSettings } from './settings.ts';
 import { THUMBNAIL, ACCEPTED_EXTENSIONS } from './sniff.ts';
 import { formatBytes, receiveUpload, type IncomingFile, type UploadProblem } from './upload.ts';
@@ -423,8 +423,9 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
         const total = incoming.reduce((n, f) => n + f.blob.size, 0);
         if ((await usedBytes(req, trx)) + total > settings.quotaBytes) throw new AtriumError('ATR_TOO_LARGE', 'quota', { status: 413 });
         const now = deps.now();
+        const uploaded: UploadedFile[] = [];
         for (const f of incoming) {
-          const existing = await scope.table('files_files').where({ id: f.fileId }).first('id', 'area', 'deleted_at');
+          const existing = await scope.table('files_files').where({ id: f.fileId }).first('id', 'name', 'area', 'deleted_at');
           const max = existing ? ((await scope.table('files_versions').where({ file_id: f.fileId }).max({ n: 'number' }).first()) as { n: number | null }) : { n: 0 };
           const number = Number(max?.n ?? 0) + 1;
           await storage.record(trx, f.blob, { plugin: 'files', workspaceId: ws.id });
@@ -453,7 +454,10 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
           events.publish(trx, 'files.version.created', { workspaceId: ws.id, fileId: f.fileId, versionId: f.versionId, number });
           const area = existing ? String(existing.area) : opts.area;
           if (opts.deliverable && area === 'shared') await deliver(deps, trx, req.ctx.actor(), ws, { id: f.fileId, name: f.name }, now);
+          uploaded.push({ id: f.fileId, name: existing ? String(existing.name) : f.name, area, newVersion: Boolean(existing) });
         }
+        // A client's upload is news for the firm: one notice to the account team for the request.
+        if (!isStaff(req)) await notifyClientUpload(deps, trx, { id: req.ctx.user!.id, name: req.ctx.user!.name }, ws, { id: folder.id || null, name: folder.name, area: folder.area }, uploaded);
       });
       return null;
     } catch (err) {

@@ -1,6 +1,6 @@
-// Work the files plugin does outside a request: delivering (notifying the workspace), purging the
-// trash after its retention period (versions, their previews and all their blobs), and scrubbing
-// every stored version. Jobs that span workspaces read by explicit workspace id from each row they
+// Work the files plugin does outside a request: delivering (notifying the workspace), telling the
+// account team about a client's upload, purging the trash after its retention period (versions,
+// their previews and all their blobs), and scrubbing every stored version. Jobs that span workspaces read by explicit workspace id from each row they
 // touch; nothing here serves a request.
 import type { Logger } from 'pino';
 import { membersOf, transaction, type AuditEntry, type Db, type StorageService, type Trx, type Tokens, type Token } from '../../core/index.ts';
@@ -50,6 +50,46 @@ export async function deliver(
       })),
   );
   deps.events.publish(trx, 'files.file.delivered', { workspaceId: ws.id, fileId: file.id });
+}
+
+/** What one upload request stored, for the notice to the firm. */
+export interface UploadedFile {
+  id: string;
+  name: string;
+  area: string;
+  /** A new version of a file that was already there. */
+  newVersion: boolean;
+}
+
+/**
+ * A client uploaded files: tell the workspace's account team (its assigned staff) by their own
+ * preference, in `trx`. One notice for the whole upload request, however many files; never the
+ * uploader; never about a file in an internal area (a client cannot upload there, and a staff-only
+ * name must not travel in a notice about a client's action).
+ */
+export async function notifyClientUpload(
+  deps: FilesDeps,
+  trx: Trx,
+  uploader: { id: string; name: string },
+  ws: { id: string; slug: string; name: string },
+  folder: { id: string | null; name: string; area: string },
+  files: UploadedFile[],
+): Promise<void> {
+  const shared = folder.area === 'internal' ? [] : files.filter((f) => f.area === 'shared');
+  if (!shared.length) return;
+  const staff = (await membersOf(trx, ws.id, { staff: true, limit: 1000 })).filter((p) => p.userId !== uploader.id);
+  if (!staff.length) return;
+  const where = folder.id ? `${folder.name} in ${ws.name}` : ws.name;
+  const one = shared.length === 1 ? shared[0]! : undefined;
+  const named = (f: UploadedFile) => (f.newVersion ? `${f.name} (a new version)` : f.name);
+  const list = shared.length <= 10 ? shared.map(named).join(', ') : `${shared.slice(0, 10).map(named).join(', ')} and ${shared.length - 10} more`;
+  const subject = one ? `${uploader.name} uploaded ${one.name} to ${ws.name}` : `${uploader.name} uploaded ${shared.length} files to ${ws.name}`;
+  const text = one ? `${uploader.name} uploaded ${named(one)} to ${where}.` : `${uploader.name} uploaded ${shared.length} files to ${where}: ${list}.`;
+  const link = one ? `/w/${ws.slug}/files/f/${one.id}` : folder.id ? `/w/${ws.slug}/files/folders/${folder.id}` : `/w/${ws.slug}/files/`;
+  await deps.notifications.notify(
+    trx,
+    staff.map((p) => ({ userId: p.userId, workspaceId: ws.id, kind: 'files.upload', subject, text, link })),
+  );
 }
 
 /** Delete files (and their versions and bytes) that have been in the trash longer than `days`. */
