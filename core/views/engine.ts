@@ -11,6 +11,7 @@ import semver from 'semver';
 import { z } from 'zod';
 import { AtriumError } from '../errors.ts';
 import { KERNEL_VERSION } from '../version.ts';
+import { registerUiHelpers, UI_VIEWS_DIR } from './ui.ts';
 import { possessive } from '../wording.ts';
 
 export const themeManifestSchema = z.strictObject({
@@ -116,6 +117,10 @@ export class ViewEngine {
     }
     if (!this.resolveAsset('theme.css')) throw new AtriumError('ATR_THEME_INVALID', `${this.chain[0]!.name}: no assets/theme.css in the theme or what it extends`);
     registerHelpers(this.hb);
+    // The design system is the kernel's own namespace, there before any plugin: `{{> ui/table}}`
+    // and the `ui/style-guide` view. A plugin with the id `ui` would collide here, at boot.
+    registerUiHelpers(this.hb);
+    this.namespaces.set('ui', UI_VIEWS_DIR);
   }
 
   /** A short fingerprint of the theme chain's assets, for cache-busting asset URLs. */

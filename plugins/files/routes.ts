@@ -40,6 +40,7 @@ const listQuery = z.object({
   sort: z.enum(['name', 'size', 'updated']).optional().default('name'),
   dir: z.enum(['asc', 'desc']).optional().default('asc'),
   page: z.coerce.number().int().min(1).max(100_000).optional().default(1),
+  view: z.enum(['list', 'grid']).optional().default('list'),
 });
 
 const fileName = z
@@ -98,6 +99,8 @@ function fileView(req: Request, f: FileRow, folderName?: string, preview?: Previ
         : null,
     folder: folderName ?? null,
     internal: staff && f.area === 'internal',
+    // The kernel's file browser shows these as badges (ui/badge).
+    badges: [f.delivered_at !== null ? { text: 'Deliverable', tone: 'success' } : null, staff && f.area === 'internal' ? { text: 'Internal', tone: 'warning', icon: 'lock' } : null].filter(Boolean),
   };
 }
 
@@ -152,17 +155,22 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
           .modify((b) => (folder.id ? b.where('parent_id', folder.id) : b.whereNull('parent_id')))
           .orderBy('name')
           .select('id', 'name', 'area')) as Array<{ id: string; name: string; area: string }>).map((d) => ({ id: d.id, name: d.name, href: `${base(req)}/folders/${d.id}`, zip: `${base(req)}/folders/${d.id}/zip`, internal: isStaff(req) && d.area === 'internal' }));
+    const folderRows = subfolders.map((d) => ({ ...d, badges: d.internal ? [{ text: 'Internal', tone: 'warning', icon: 'lock' }] : [] }));
     const here = folder.id ? `${base(req)}/folders/${folder.id}` : `${base(req)}/`;
     const link = (over: Record<string, string | number>) => {
-      const p = new URLSearchParams({ ...(search ? { q: search } : {}), sort: q.sort, dir: q.dir, page: String(page), ...Object.fromEntries(Object.entries(over).map(([k, v]) => [k, String(v)])) });
+      const p = new URLSearchParams({ ...(search ? { q: search } : {}), sort: q.sort, dir: q.dir, page: String(page), ...(q.view === 'grid' ? { view: 'grid' } : {}), ...Object.fromEntries(Object.entries(over).map(([k, v]) => [k, String(v)])) });
       return `${here}?${p}`;
     };
     const sortLink = (key: 'name' | 'size' | 'updated') => ({ href: link({ sort: key, dir: q.sort === key && q.dir === 'asc' ? 'desc' : 'asc', page: 1 }), active: q.sort === key, dir: q.sort === key ? (q.dir === 'asc' ? 'ascending' : 'descending') : 'none' });
     return {
-      listUrl: here,
+      // The grid view is a query parameter, so it survives reloads, sorting, paging and htmx swaps.
+      listUrl: q.view === 'grid' ? `${here}?view=grid` : here,
+      view: q.view,
+      viewHrefs: { list: link({ view: 'list', page: 1 }).replace(/&?view=list/, ''), grid: link({ view: 'grid', page: 1 }) },
+      caption: `${typeof total === 'number' && total === 1 ? '1 file' : `${total} files`}${search ? ` matching “${search}”` : ''}`,
       search,
       files: rows.map((r) => fileView(req, r.f, search ? (r.folder ?? 'Top level') : undefined, r.preview)),
-      subfolders,
+      subfolders: folderRows,
       total,
       page,
       pages,
@@ -198,6 +206,8 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
         ...list,
         folder: { id: folder.id, name: folder.id ? folder.name : 'Files', internal: staff && folder.area === 'internal', clientAccess: folder.client_access, zip: folder.id ? `${base(req)}/folders/${folder.id}/zip` : null, updateAction: folder.id ? `${base(req)}/folders/${folder.id}` : null, deleteAction: folder.id ? `${base(req)}/folders/${folder.id}/delete` : null },
         crumbs,
+        // The breadcrumb's ancestors (ui/breadcrumb): the top level, then each parent folder.
+        trail: folder.id ? [{ label: 'Files', href: `${base(req)}/` }, ...crumbs.slice(0, -1).map((c) => ({ label: c.name, href: c.href }))] : [],
         tree: (await folderTree(req, folder.id)).map((t) => ({ ...t, href: `${base(req)}/folders/${t.id}`, indent: `indent-${Math.min(t.depth, 6)}` })),
         rootHref: `${base(req)}/`,
         rootCurrent: !folder.id,
@@ -316,6 +326,8 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
         subjectActions: req.ctx.subjectActions('File', { id: f.id, name: f.name, content_type: f.content_type, area: f.area }),
         folders,
         atTop: !f.folder_id,
+        trail: [{ label: 'Files', href: `${base(req)}/` }, ...(folder.id ? [{ label: folder.name, href: `${base(req)}/folders/${folder.id}` }] : [])],
+        currentSha256: (versions as Array<{ current: boolean; sha256: string }>).find((v) => v.current)?.sha256 ?? null,
         actions: { rename: `${base(req)}/f/${f.id}/rename`, move: `${base(req)}/f/${f.id}/move`, delete: `${base(req)}/f/${f.id}/delete`, deliver: `${base(req)}/f/${f.id}/deliver`, versions: `${base(req)}/f/${f.id}/versions` },
         scriptSrc: `${base(req)}/assets/files.js`,
         nonce: req.ctx.nonce,

@@ -156,14 +156,16 @@ async function main(): Promise<void> {
     // First-page previews render in a worker after commit.
     await new Promise((r) => setTimeout(r, 4000));
 
-    const shots: Array<{ name: string; state: string; path: string }> = [
+    const shots: Array<{ name: string; state: string; path: string; click?: string }> = [
       { name: 'files-staff', state: staffState, path: '/w/northwind/files/' },
       { name: 'folder-staff', state: staffState, path: `/w/northwind/files/folders/${contracts}` },
       { name: 'file-staff', state: staffState, path: fileHref },
+      { name: 'folder-dialog-staff', state: staffState, path: `/w/northwind/files/folders/${contracts}`, click: '#new-folder > summary' },
       { name: 'staff-overview', state: staffState, path: '/staff/' },
       // The home first: visiting the files page resets "new deliverables since your last visit".
       { name: 'client-home', state: clientState, path: '/w/northwind/' },
       { name: 'files-client', state: clientState, path: '/w/northwind/files/' },
+      { name: 'files-grid-client', state: clientState, path: '/w/northwind/files/?view=grid' },
       { name: 'file-client', state: clientState, path: fileHref },
     ];
     mkdirSync(outDir, { recursive: true });
@@ -175,10 +177,13 @@ async function main(): Promise<void> {
         const page = await ctx.newPage();
         await page.goto(`${base}${shot.path}`);
         await page.waitForLoadState('networkidle').catch(() => undefined);
+        if (shot.click) await page.click(shot.click);
         const { scroll, height } = (await page.evaluate('({ scroll: document.documentElement.scrollWidth, height: document.documentElement.scrollHeight })')) as { scroll: number; height: number };
         const file = join(outDir, `${shot.name}-${size}.png`);
         await page.screenshot({ path: file, fullPage: true });
-        console.log(`${shot.name}-${size}: ${scroll > viewport.width ? `OVERFLOW ${scroll}px wide` : 'fits'}, ${height}px tall`);
+        // What sticks out, when something does: the outermost elements past the right edge.
+        const culprits = scroll > viewport.width ? ((await page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > ${viewport.width} + 0.5 && !(e.parentElement && e.parentElement.getBoundingClientRect().right > ${viewport.width} + 0.5)).slice(0, 4).map((e) => e.tagName.toLowerCase() + (e.className && typeof e.className === 'string' ? '.' + e.className.trim().split(/\\s+/).join('.') : '') + ' ' + Math.round(e.getBoundingClientRect().right))`)) as string[]) : [];
+        console.log(`${shot.name}-${size}: ${scroll > viewport.width ? `OVERFLOW ${scroll}px wide (${culprits.join(', ')})` : 'fits'}, ${height}px tall`);
         await ctx.close();
       }
     }

@@ -1,6 +1,6 @@
 // Files plugin behaviour (served by the plugin, never inline, so the CSP needs no 'unsafe-inline'):
 // - upload progress bars from htmx 2's htmx:xhr:progress;
-// - drag-and-drop onto the upload area, then submit;
+// - files dropped on the upload form's drop zone (core/assets/ui.js) are sent at once;
 // - upload errors (413, 415, 400) are swapped in beside the form instead of being dropped.
 (function () {
   'use strict';
@@ -30,25 +30,10 @@
       event.detail.isError = false;
     }
   });
-  document.addEventListener('dragover', function (event) {
-    var zone = event.target.closest && event.target.closest('[data-files-drop]');
-    if (!zone) return;
-    event.preventDefault();
-    zone.classList.add('is-dragging');
-  });
-  document.addEventListener('dragleave', function (event) {
-    var zone = event.target.closest && event.target.closest('[data-files-drop]');
-    if (zone) zone.classList.remove('is-dragging');
-  });
-  document.addEventListener('drop', function (event) {
-    var zone = event.target.closest && event.target.closest('[data-files-drop]');
-    if (!zone) return;
-    event.preventDefault();
-    zone.classList.remove('is-dragging');
-    var input = zone.querySelector('input[type=file]');
-    if (!input || !event.dataTransfer || !event.dataTransfer.files.length) return;
-    input.files = event.dataTransfer.files;
-    var form = uploadForm(zone);
+  // The kernel's drop zone (ui/drop-zone) puts dropped files into the form's input and fires
+  // ui:drop; an upload form sends them at once.
+  document.addEventListener('ui:drop', function (event) {
+    var form = uploadForm(event.target);
     if (form && window.htmx) window.htmx.trigger(form, 'submit');
   });
 })();
