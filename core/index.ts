@@ -25,6 +25,8 @@ export { WorkspaceScope, workspaceOwned, workspaceChild } from './tenancy.ts';
 export { accessibleBy, canOnRow, permittedFields, type AppAbility } from './permissions.ts';
 export { fieldErrors, formBody, safeNext } from './http/forms.ts';
 export { decodeUntrustedImage, sniffImageType, type ImageType, type ImageLimits, type ImageWording, type ImageCheck, type DecodedImage } from './images.ts';
+export { singleLine, multiLine, type TextOptions } from './text.ts';
+export { nameField, normaliseName, safeName, contentDisposition, zipEntryName, NAME_MAX_BYTES } from './names.ts';
 export { authorize } from './http/authorize.ts';
 export type { RequestContext } from './http/context.ts';
 export type { AtriumEvents } from './events.ts';
