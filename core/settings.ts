@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { Clock } from './clock.ts';
 import { parseJson, type Db, type Trx } from './db/index.ts';
+import { singleLine } from './text.ts';
 
 export async function getSetting<T>(db: Db | Trx, key: string): Promise<T | undefined> {
   const row = (await db('settings').where({ key }).first('value')) as { value: string } | undefined;
@@ -37,7 +38,7 @@ const readableHex = hex.superRefine((c, ctx) => {
 });
 
 export const brandingInput = z.strictObject({
-  firmName: z.string().trim().min(1, 'Enter the firm name').max(100, 'Keep the firm name under 100 characters'),
+  firmName: singleLine({ max: 100, min: 1, required: 'Enter the firm name' }),
   primary: readableHex,
   accent: readableHex,
 });

@@ -6,6 +6,7 @@ import { toBool, type Trx } from '../db/index.ts';
 import { newId } from '../ids.ts';
 import { FIRM_ROLES, WORKSPACE_ROLES, type FirmRole, type WorkspaceRole } from '../plugins/define.ts';
 import type { Services } from '../services.ts';
+import { singleLine } from '../text.ts';
 
 export type Actor = Pick<AuditEntry, 'actorId' | 'ip' | 'userAgent'> & { via?: 'web' | 'cli' | 'setup' | 'demo' };
 
@@ -30,7 +31,7 @@ export const emailSchema = z
   .max(320, 'Use at most 320 characters')
   .pipe(z.email({ error: 'Enter a valid email address' }))
   .transform((e) => e.toLowerCase());
-export const nameSchema = z.string().trim().min(1, 'Enter a name').max(200, 'Use at most 200 characters');
+export const nameSchema = singleLine({ max: 200, min: 1, required: 'Enter a name' });
 export const firmRoleSchema = z.enum(FIRM_ROLES, { error: `Role must be one of ${FIRM_ROLES.join(', ')}` });
 export const workspaceRoleSchema = z.enum(WORKSPACE_ROLES, { error: `Role must be one of ${WORKSPACE_ROLES.join(', ')}` });
 export const slugSchema = z

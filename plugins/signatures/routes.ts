@@ -5,7 +5,7 @@
 // and never carry a link, a token or a token hash.
 import type { Request, Router } from 'express';
 import { z } from 'zod';
-import { AtriumError, authorize, fieldErrors, formBody, notFound } from '../../core/index.ts';
+import { AtriumError, authorize, fieldErrors, formBody, multiLine, notFound, singleLine } from '../../core/index.ts';
 import type { FileVersionInfo } from '../files/api.ts';
 import { inspectPdf, PdfProblem, POSITIONS, rectFor, SIGNATURE_BOX, type Position } from './pdf.ts';
 import { envelopesQuery, eventsOf, findEnvelope, normEnvelope, ENVELOPE_COLS, signersOf, type EnvelopeRow } from './repo.ts';
@@ -15,9 +15,10 @@ const STATUS_LABELS: Record<string, string> = { sent: 'Out for signature', compl
 const SIGNER_LABELS: Record<string, string> = { waiting: 'Waiting for earlier signers', pending: 'Asked to sign', signed: 'Signed', declined: 'Declined', voided: 'Cancelled' };
 const EVENT_LABELS: Record<string, string> = { created: 'Created', sent: 'Sent', opened: 'Opened', consented: 'Consented to sign electronically', signed: 'Signed', declined: 'Declined', completed: 'Completed', voided: 'Voided', refused: 'Signing refused: document changed', resent: 'Link sent again' };
 
-const noControl = (s: string) => !/[\u0000-\u001f\u007f]/.test(s);
-const titleField = z.string().trim().min(1, 'Give the envelope a title').max(200, 'Use at most 200 characters').refine(noControl, 'Remove line breaks and control characters');
-const messageField = z.string().trim().max(2000, 'Use at most 2,000 characters').optional().default('');
+const titleField = singleLine({ max: 200, min: 1, required: 'Give the envelope a title' });
+const messageField = multiLine({ max: 2000 }).optional().default('');
+/** An outside signer's name: checked row by row (below), so every row's problems come back together. */
+const signerName = singleLine({ max: 200, min: 1, required: 'Enter the signer’s name (at most 200 characters)' });
 // The kernel's outbox accepts only plain `local@domain` addresses (core/mail/address.ts, not part
 // of the public API): the same rule here, so an address the outbox would refuse is caught beside
 // its field when sending, not later when an earlier signer signs and the next one is mailed.
@@ -30,7 +31,7 @@ const listQuery = z.object({
   page: z.coerce.number().int().min(1).max(100_000).optional().default(1),
 });
 
-const voidForm = z.strictObject({ reason: z.string().trim().max(500, 'Use at most 500 characters').refine(noControl, 'Remove line breaks and control characters').optional().default('') });
+const voidForm = z.strictObject({ reason: singleLine({ max: 500 }).optional().default('') });
 const emptyForm = z.strictObject({});
 
 const base = (req: Request) => `/w/${req.ctx.workspace!.slug}/signatures`;
@@ -147,13 +148,13 @@ export function workspaceRoutes(workspace: Router, deps: SignDeps): void {
     const again = (errors: Record<string, string>, status = 400) => newPage(req, { document: documentModel, pageCount: doc.pages.length, errors, values }, status);
 
     // The strict form: only the fields this page renders.
-    const shape: Record<string, z.ZodType> = { title: titleField, message: messageField, version: z.string().max(36) };
+    const shape: Record<string, z.ZodType> = { title: titleField, message: messageField, version: z.string().max(36) }; // not free text: version is an id, compared
     for (let n = 1; n <= ROWS; n++) {
-      shape[`s${n}_who`] = z.string().max(50).optional().default('');
-      shape[`s${n}_name`] = z.string().max(300).optional().default('');
-      shape[`s${n}_email`] = z.string().max(300).optional().default('');
-      shape[`s${n}_page`] = z.string().max(10).optional().default('');
-      shape[`s${n}_position`] = z.string().max(20).optional().default('');
+      shape[`s${n}_who`] = z.string().max(50).optional().default(''); // not free text: 'user:<id>' or 'other', looked up below
+      shape[`s${n}_name`] = z.string().max(1000).optional().default(''); // not free text: the name is checked with signerName (singleLine) row by row below
+      shape[`s${n}_email`] = z.string().max(300).optional().default(''); // not free text: an address, checked by plainAddress below
+      shape[`s${n}_page`] = z.string().max(10).optional().default(''); // not free text: a page number, checked below
+      shape[`s${n}_position`] = z.string().max(20).optional().default(''); // not free text: one of POSITIONS, checked below
     }
     const parsed = z.strictObject(shape).safeParse(values);
     if (!parsed.success) return again(fieldErrors(parsed.error));
@@ -169,9 +170,10 @@ export function workspaceRoutes(workspace: Router, deps: SignDeps): void {
       if (!who) continue;
       let person: { userId: string | null; name: string; email: string };
       if (who === 'other') {
-        const name = data[`s${n}_name`]!.trim();
+        const named = signerName.safeParse(data[`s${n}_name`]);
+        const name = named.success ? named.data : '';
         const email = data[`s${n}_email`]!.trim().toLowerCase();
-        if (!name || name.length > 200 || !noControl(name)) errors[`s${n}_name`] = 'Enter the signer’s name (at most 200 characters)';
+        if (!named.success) errors[`s${n}_name`] = named.error.issues[0]!.message;
         if (!plainAddress(email)) errors[`s${n}_email`] = 'Enter a valid email address';
         person = { userId: null, name, email };
       } else {

@@ -13,7 +13,7 @@
 import type { NextFunction, Request, Response, Router } from 'express';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { fieldErrors, formBody, notFound } from '../../core/index.ts';
+import { contentDisposition, fieldErrors, formBody, multiLine, notFound, safeName, singleLine } from '../../core/index.ts';
 import { CURRENT_CONSENT } from './consent.ts';
 import { decodeSignaturePng } from './pdf.ts';
 import type { EnvelopeRow, SignerRow } from './repo.ts';
@@ -21,14 +21,14 @@ import { actorOf, copyContext, decline, documentChanged, recordConsent, recordOp
 
 const SCRIPT = readFileSync(new URL('./assets/signatures.js', import.meta.url));
 
-const noControl = (s: string) => !/[\u0000-\u001f\u007f]/.test(s);
 const consentForm = z.strictObject({ agree: z.literal('yes', { error: 'Tick the box to agree, or decline to sign below' }) });
 const signForm = z.strictObject({
   kind: z.enum(['typed', 'drawn'], { error: 'Choose how to sign' }),
-  typed_name: z.string().trim().max(100, 'Use at most 100 characters').refine(noControl, 'Remove line breaks and control characters').optional().default(''),
+  typed_name: singleLine({ max: 100 }).optional().default(''),
+  // not free text: a PNG data URL, decoded before it is accepted
   drawn: z.string().max(300_000, 'The drawn signature is too large (over 200 KB)').optional().default(''),
 });
-const declineForm = z.strictObject({ reason: z.string().trim().min(1, 'Tell the sender why you decline').max(1000, 'Use at most 1,000 characters') });
+const declineForm = z.strictObject({ reason: multiLine({ max: 1000, min: 1, required: 'Tell the sender why you decline' }) });
 
 function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -80,9 +80,8 @@ export function linkRoutes(link: Router, deps: SignDeps): void {
 
   /** Send PDF bytes as a download. */
   function sendPdf(res: Response, fileName: string, bytes: Buffer) {
-    const name = fileName.replace(/[\u0000-\u001f\u007f"\\]/g, '') || 'document.pdf';
     res.setHeader('Content-Type', 'application/pdf');
-    res.setHeader('Content-Disposition', `attachment; filename="${name.replace(/[^\x20-\x7e]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`);
+    res.setHeader('Content-Disposition', contentDisposition(safeName(fileName, 'document.pdf')));
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Content-Security-Policy', "sandbox; default-src 'none'");
     res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');

@@ -17,11 +17,11 @@ import { newPasswordErrors } from './password.ts';
 import type { HttpDeps } from '../deps.ts';
 
 const reauthForm = z.strictObject({
-  password: z.string().max(4096).optional(),
-  code: z.string().trim().max(40).optional(),
-  next: z.string().max(2000).optional(),
+  password: z.string().max(4096).optional(), // not free text: a password, used exactly as typed
+  code: z.string().trim().max(40).optional(), // not free text: a one-time code, compared
+  next: z.string().max(2000).optional(), // not free text: a local path, checked by safeNext
 });
-const codeForm = z.strictObject({ code: z.string().trim().min(1, 'Enter the code from your authenticator app').max(40, 'That is not a code') });
+const codeForm = z.strictObject({ code: z.string().trim().min(1, 'Enter the code from your authenticator app').max(40, 'That is not a code') }); // not free text: a one-time code, compared
 const emailForm = z.strictObject({ email: emailSchema });
 
 /** A short, readable description of a browser from its User-Agent. */

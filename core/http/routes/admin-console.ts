@@ -6,6 +6,7 @@ import { transaction, toBool } from '../../db/index.ts';
 import { AtriumError } from '../../errors.ts';
 import { newId } from '../../ids.ts';
 import { FIRM_ROLES, ROLES, type FirmRole, type WorkspaceRole } from '../../plugins/define.ts';
+import { singleLine } from '../../text.ts';
 import { fieldErrors, formBody } from '../forms.ts';
 import { conditionsInWords, roleName } from '../../wording.ts';
 import { teamSection } from './admin-staff.ts';
@@ -14,10 +15,10 @@ import type { HttpDeps } from '../deps.ts';
 const PAGE = 25;
 const notFound = () => new AtriumError('ATR_NOT_FOUND', undefined, { status: 404 });
 
-const renameForm = z.strictObject({ name: z.string().trim().min(1, 'Enter a name').max(200, 'Use at most 200 characters') });
+const renameForm = z.strictObject({ name: singleLine({ max: 200, min: 1, required: 'Enter a name' }) });
 const roleForm = z.strictObject({
-  name: z.string().trim().min(1, 'Name the role').max(80, 'Use at most 80 characters'),
-  permissions: z.union([z.string(), z.array(z.string())]).optional(),
+  name: singleLine({ max: 80, min: 1, required: 'Name the role' }),
+  permissions: z.union([z.string(), z.array(z.string())]).optional(), // not free text: permission keys, each matched against the catalogue
 });
 
 /** A rule's conditions in words ("client access is upload or manage"), never raw JSON. */

@@ -10,6 +10,7 @@ import { AtriumError } from '../../errors.ts';
 import { adminResetMfa, removeMembership, setDisabled } from '../../identity/people.ts';
 import { SECURITY_SETTING, workspaceRequiresMfa } from '../../identity/mfa.ts';
 import { setSetting } from '../../settings.ts';
+import { singleLine } from '../../text.ts';
 import { formBody, fieldErrors } from '../forms.ts';
 import { membershipRoleName, roleName } from '../../wording.ts';
 import { NO_PASSWORD } from '../../identity/staff.ts';
@@ -20,7 +21,7 @@ import type { HttpDeps } from '../deps.ts';
 const PAGE_SIZE = 50;
 const listQuery = z.object({
   page: z.coerce.number().int().min(1).max(100000).catch(1),
-  q: z.string().trim().max(200).catch(''),
+  q: singleLine({ max: 200 }).catch(''),
 });
 const staffPolicyForm = z.strictObject({ requireMfaStaff: z.enum(['yes', 'no']) });
 const workspacePolicyForm = z.strictObject({ requireMfa: z.enum(['yes', 'no']) });

@@ -7,6 +7,7 @@ import { AtriumError } from '../../errors.ts';
 import { createWorkspace, DuplicateError, slugSchema } from '../../identity/users.ts';
 import { brandingInput } from '../../settings.ts';
 import { decodeUntrustedImage, type ImageLimits } from '../../images.ts';
+import { singleLine } from '../../text.ts';
 import { fieldErrors, formBody } from '../forms.ts';
 import { readSmallMultipart } from '../multipart.ts';
 import type { HttpDeps } from '../deps.ts';
@@ -16,7 +17,7 @@ const MAX_LOGO_BYTES = 512 * 1024;
 const LOGO_IMAGE: ImageLimits = { types: ['image/png', 'image/jpeg', 'image/webp'], maxBytes: MAX_LOGO_BYTES, maxWidth: 4096, maxHeight: 4096 };
 
 const workspaceForm = z.strictObject({
-  name: z.string().trim().min(1, 'Enter the client organisation’s name').max(200, 'Use at most 200 characters'),
+  name: singleLine({ max: 200, min: 1, required: 'Enter the client organisation’s name' }),
   slug: z.union([z.literal(''), slugSchema]).optional(),
 });
 

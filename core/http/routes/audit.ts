@@ -10,6 +10,8 @@ import { transaction, type Db } from '../../db/index.ts';
 import { AtriumError } from '../../errors.ts';
 import { slugSchema } from '../../identity/users.ts';
 import { fieldErrors, type FieldErrors } from '../forms.ts';
+import { contentDisposition } from '../../names.ts';
+import { singleLine } from '../../text.ts';
 import type { HttpDeps } from '../deps.ts';
 import type { Knex } from 'knex';
 
@@ -37,7 +39,7 @@ const commonQuery = {
 const adminQuery = z.strictObject({
   ...commonQuery,
   workspace: z.union([empty, slugSchema]).optional(),
-  actor: z.union([empty, z.string().trim().toLowerCase().max(320, 'Use at most 320 characters')]).optional(),
+  actor: z.union([empty, singleLine({ max: 320 }).toLowerCase()]).optional(),
   before: cursor.optional(),
   after: cursor.optional(),
 });
@@ -344,7 +346,7 @@ export function auditRoutes(deps: HttpDeps): Router {
     const stamp = new Date(deps.clock.now()).toISOString().replace(/[-:]/g, '').slice(0, 15);
     const headers = () => {
       res.status(200).type(format === 'csv' ? 'text/csv; charset=utf-8' : 'application/json; charset=utf-8');
-      res.setHeader('Content-Disposition', `attachment; filename="audit-${scope.kind === 'admin' ? 'all' : scope.slug}-${stamp}Z.${format}"`);
+      res.setHeader('Content-Disposition', contentDisposition(`audit-${scope.kind === 'admin' ? 'all' : scope.slug}-${stamp}Z.${format}`));
       res.setHeader('Cache-Control', 'no-store');
     };
     // Express answers HEAD with the GET handler: a link checker must not export or leave a record.

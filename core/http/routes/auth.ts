@@ -18,13 +18,13 @@ import type { HttpDeps } from '../deps.ts';
 import { streamKey } from '../../live.ts';
 
 const loginForm = z.strictObject({
-  email: z.string().trim().min(1, 'Enter your email address').max(320),
-  password: z.string().min(1, 'Enter your password').max(4096),
-  next: z.string().max(2000).optional(),
+  email: z.string().trim().min(1, 'Enter your email address').max(320), // not free text: an address as typed, only looked up
+  password: z.string().min(1, 'Enter your password').max(4096), // not free text: a password, used exactly as typed
+  next: z.string().max(2000).optional(), // not free text: a local path, checked by safeNext
 });
 
 const codeForm = z.strictObject({
-  code: z.string().trim().min(1, 'Enter the code from your authenticator app, or a recovery code').max(40, 'That is not a code'),
+  code: z.string().trim().min(1, 'Enter the code from your authenticator app, or a recovery code').max(40, 'That is not a code'), // not free text: a one-time code, compared
 });
 
 export const mfaKeys = (userId: string, sessionIdHash: string) => ({ account: `mfa:acct:${userId}`, challenge: `mfa:ch:${sessionIdHash}` });

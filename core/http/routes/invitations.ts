@@ -23,8 +23,8 @@ const inviteForm = z.strictObject({
 });
 const acceptForm = z.strictObject({
   name: nameSchema,
-  password: z.string().max(4096),
-  confirm: z.string().max(4096),
+  password: z.string().max(4096), // not free text: a password, used exactly as typed
+  confirm: z.string().max(4096), // not free text: the password again
 });
 const pageQuery = z.object({ page: z.coerce.number().int().min(1).max(100000).catch(1) });
 

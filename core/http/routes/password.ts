@@ -18,8 +18,8 @@ import type { HttpDeps } from '../deps.ts';
 
 const forgotForm = z.strictObject({ email: emailSchema });
 export const newPasswordForm = z.strictObject({
-  password: z.string().min(1, 'Choose a new password').max(4096, 'Use at most 1024 bytes'),
-  confirm: z.string().max(4096),
+  password: z.string().min(1, 'Choose a new password').max(4096, 'Use at most 1024 bytes'), // not free text: a password, used exactly as typed
+  confirm: z.string().max(4096), // not free text: the password again
 });
 
 /** Password rules plus "the two fields match", as field errors. */

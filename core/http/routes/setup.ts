@@ -4,6 +4,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import { transaction } from '../../db/index.ts';
 import { createUser, emailSchema, nameSchema } from '../../identity/users.ts';
+import { singleLine } from '../../text.ts';
 import { passwordProblem } from '../../identity/passwords.ts';
 import { DEFAULT_BRANDING } from '../../settings.ts';
 import { seedDemo } from '../../demo.ts';
@@ -13,10 +14,10 @@ import { fieldErrors, formBody } from '../forms.ts';
 import type { HttpDeps } from '../deps.ts';
 
 const setupForm = z.strictObject({
-  firmName: z.string().trim().min(1, 'Enter your firm name').max(100, 'Use at most 100 characters'),
+  firmName: singleLine({ max: 100, min: 1, required: 'Enter your firm name' }),
   name: nameSchema,
   email: emailSchema,
-  password: z.string().max(4096, 'Use at most 1024 bytes'),
+  password: z.string().max(4096, 'Use at most 1024 bytes'), // not free text: a password, used exactly as typed
   demo: z.literal('yes').optional(),
 });
 

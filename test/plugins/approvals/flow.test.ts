@@ -192,4 +192,25 @@ test('a new version of a pending request revokes the old links and asks again', 
   assert.equal(rounds, ['superseded', null]);
 });
 
+test('a line break in the title is a 400 beside the field, nothing saved and nothing mailed (was a 500 from the outbox)', async () => {
+  const fileId = await uploadFile(w, 'Title check.txt', 'checking titles');
+  const count = async () => Number(((await db()('approvals_requests').count({ n: '*' }).first()) as { n: number | string }).n);
+  const outbox = async () => Number(((await db()('outbox').count({ n: '*' }).first()) as { n: number | string }).n);
+  const before = [await count(), await outbox()];
+  for (const title of ['Approve\r\nBcc: someone@evil.example', 'Approve\nthis', 'Approve\u2028this', 'Approve \u202egnp.exe']) {
+    const { res, id } = await requestApproval(w, fileId, { title, approvers: [w.users.member], message: 'Line one\r\nLine two' });
+    assert.is(res.status, 400, `${JSON.stringify(title)}: ${res.status}`);
+    assert.not.ok(id);
+    assert.match(res.text, /<p class="field-error" id="title-error" role="alert">(Use one line, without line breaks|Remove the characters that change the direction of the text)<\/p>/);
+    assert.match(res.text, 'aria-describedby="title-error"');
+  }
+  assert.equal([await count(), await outbox()], before);
+  // The message may have lines (CRLF kept as LF); whitespace in the title is folded.
+  const { res, id } = await requestApproval(w, fileId, { title: '  Approve\tthe\u00a0 copy\u200b  ', approvers: [w.users.member], message: 'Line one\r\nLine two' });
+  assert.is(res.status, 303, res.text.slice(0, 500));
+  const row = await req(id!);
+  assert.is(row.title, 'Approve the copy');
+  assert.is(row.message, 'Line one\nLine two');
+});
+
 test.run();
