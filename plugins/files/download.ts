@@ -1,27 +1,14 @@
 // Downloads (SECURITY.md control 37): decrypted while streaming, with Range support, always as an
-// attachment with a safe filename*, and headers that stop a browser from running or sniffing the
-// content. Zips (control 38's outbound half) are streamed with archiver: the first bytes leave
-// before the archive is complete, each entry is decrypted only when archiver reaches it, and
-// entry names are sanitised.
+// attachment with a safe filename* (the kernel's contentDisposition), and headers that stop a
+// browser from running or sniffing the content. Zips (control 38's outbound half) are streamed
+// with archiver: the first bytes leave before the archive is complete, each entry is decrypted
+// only when archiver reaches it, and entry names are made safe by the kernel's zipEntryName.
 import type { Request, Response } from 'express';
 import { Readable } from 'node:stream';
 import type { ZipArchive as ZipArchiveType } from 'archiver';
-import type { Db, OpenedBlob, StorageService, Trx } from '../../core/index.ts';
+import { contentDisposition, zipEntryName, type Db, type OpenedBlob, type StorageService, type Trx } from '../../core/index.ts';
 import type { FileRow, VersionRow } from './repo.ts';
 import { COMPRESSED } from './sniff.ts';
-
-/** Strip what could break out of a header: CR, LF, quotes, backslashes and other controls. */
-export function safeFileName(name: string): string {
-  const clean = name.replace(/[\u0000-\u001f\u007f"\\]/g, '').trim();
-  return clean || 'download';
-}
-
-export function contentDisposition(name: string, kind: 'attachment' | 'inline' = 'attachment'): string {
-  const clean = safeFileName(name);
-  const ascii = clean.replace(/[^\x20-\x7e]/g, '_');
-  const encoded = encodeURIComponent(clean).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
-}
 
 /** Headers for any response carrying file bytes. */
 export function fileHeaders(res: Response, name: string, type: string, kind: 'attachment' | 'inline' = 'attachment'): void {
@@ -151,12 +138,6 @@ class LazyReadable extends Readable {
   }
 }
 
-/** A name safe inside a zip: one path segment, no controls, no `..`, not empty. */
-export function zipSegment(name: string): string {
-  const s = name.replace(/[\u0000-\u001f\u007f]/g, '').replace(/[\\/:*?"<>|]/g, '_').replace(/^\.+/, '_').trim();
-  return s || '_';
-}
-
 export interface ZipEntry {
   path: string[];
   file: FileRow;
@@ -185,7 +166,7 @@ export async function sendZip(req: Request, res: Response, storage: StorageServi
   });
   archive.pipe(res);
   for (const e of entries) {
-    const segs = [...e.path, e.file.name].map(zipSegment);
+    const segs = [...e.path, e.file.name].map(zipEntryName);
     let name = segs.join('/');
     for (let n = 2; used.has(name.toLowerCase()); n++) {
       const last = segs[segs.length - 1]!;

@@ -3,7 +3,7 @@
 // client, or a file in the trash simply is not found.
 import type { Request } from 'express';
 import type { Knex } from 'knex';
-import { accessibleBy, canOnRow, type Trx } from '../../core/index.ts';
+import { accessibleBy, canOnRow, safeName, type Trx } from '../../core/index.ts';
 import type { FilesSettings } from './settings.ts';
 
 export type FolderRow = {
@@ -48,10 +48,15 @@ export const FOLDER_COLS = ['id', 'parent_id', 'name', 'area', 'client_access', 
 export const FILE_COLS = ['id', 'folder_id', 'name', 'name_key', 'area', 'current_version_id', 'size', 'content_type', 'delivered_at', 'created_by', 'created_at', 'updated_at', 'deleted_at'];
 export const VERSION_COLS = ['id', 'file_id', 'number', 'blob_key', 'size', 'sha256', 'content_type', 'uploaded_by', 'created_at'];
 
-/** Numbers come back as strings from PostgreSQL bigint columns. */
+/**
+ * Numbers come back as strings from PostgreSQL bigint columns. Names go through the kernel's
+ * name rule (core/names.ts) on the way out too, so a name stored before the rule existed (a
+ * right-to-left override, a zero-width space) is shown and served as the name it really is.
+ */
 export function normFile(r: Record<string, unknown>): FileRow {
   return {
     ...(r as unknown as FileRow),
+    name: typeof r.name === 'string' ? safeName(r.name, 'file') : (r.name as string),
     size: Number(r.size),
     created_at: Number(r.created_at),
     updated_at: Number(r.updated_at),
@@ -65,7 +70,7 @@ export function normVersion(r: Record<string, unknown>): VersionRow {
 }
 
 function normFolder(r: Record<string, unknown>): FolderRow {
-  return { ...(r as unknown as FolderRow), created_at: Number(r.created_at), deleted_at: r.deleted_at == null ? null : Number(r.deleted_at) };
+  return { ...(r as unknown as FolderRow), name: typeof r.name === 'string' ? safeName(r.name, 'folder') : (r.name as string), created_at: Number(r.created_at), deleted_at: r.deleted_at == null ? null : Number(r.deleted_at) };
 }
 
 const scopeOf = (req: Request, trx?: Trx) => (trx ? req.ctx.scope!.in(trx) : req.ctx.scope!);

@@ -4,7 +4,7 @@
 import type { NextFunction, Request, Response, Router } from 'express';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { AtriumError, authorize, canOnRow, fieldErrors, formBody, newId, notFound, transaction, type StorageService, type Trx } from '../../core/index.ts';
+import { AtriumError, authorize, canOnRow, contentDisposition, fieldErrors, formBody, nameField, newId, notFound, safeName, singleLine, transaction, type StorageService, type Trx } from '../../core/index.ts';
 import { fileHeaders, sendOpened, sendVersion, sendZip, type ZipEntry } from './download.ts';
 import { previewBind } from './preview.ts';
 import {
@@ -36,28 +36,23 @@ const SORTS = { name: 'name_key', size: 'size', updated: 'updated_at' } as const
 const COUNT_AHEAD = 1000;
 
 const listQuery = z.object({
-  q: z.string().trim().max(100).optional().default(''),
+  q: singleLine({ max: 100 }).optional().default(''),
   sort: z.enum(['name', 'size', 'updated']).optional().default('name'),
   dir: z.enum(['asc', 'desc']).optional().default('asc'),
   page: z.coerce.number().int().min(1).max(100_000).optional().default(1),
   view: z.enum(['list', 'grid']).optional().default('list'),
 });
 
-const fileName = z
-  .string()
-  .trim()
-  .min(1, 'Give the file a name')
-  .refine((n) => Buffer.byteLength(n) <= 255, 'Use at most 255 bytes')
-  .refine((n) => !/[\\/\u0000-\u001f\u007f]/.test(n) && !n.startsWith('.'), 'Names cannot contain slashes or control characters, or start with a dot');
-const folderName = fileName;
+const fileName = nameField({ required: 'Give the file a name' });
+const folderName = nameField({ required: 'Give the folder a name' });
 const areaField = z.enum(['shared', 'internal']);
 const accessField = z.enum(['view', 'upload', 'manage']);
 
 const renameForm = z.strictObject({ name: fileName, area: areaField.optional() });
-const moveForm = z.strictObject({ folder: z.string().max(36) });
-const folderForm = z.strictObject({ name: folderName, parent: z.string().max(36).optional().default(''), area: areaField.optional(), client_access: accessField.optional() });
+const moveForm = z.strictObject({ folder: z.string().max(36) }); // not free text: a folder id, looked up
+const folderForm = z.strictObject({ name: folderName, parent: z.string().max(36).optional().default(''), area: areaField.optional(), client_access: accessField.optional() }); // not free text: parent is a folder id
 const folderUpdateForm = z.strictObject({ name: folderName, client_access: accessField });
-const zipForm = z.strictObject({ ids: z.union([z.string().max(36), z.array(z.string().max(36)).max(10_000)]) });
+const zipForm = z.strictObject({ ids: z.union([z.string().max(36), z.array(z.string().max(36)).max(10_000)]) }); // not free text: file ids, looked up
 const empty = z.strictObject({});
 
 const nameKey = (n: string) => n.toLowerCase();
@@ -154,7 +149,7 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
       : ((await foldersQuery(req)
           .modify((b) => (folder.id ? b.where('parent_id', folder.id) : b.whereNull('parent_id')))
           .orderBy('name')
-          .select('id', 'name', 'area')) as Array<{ id: string; name: string; area: string }>).map((d) => ({ id: d.id, name: d.name, href: `${base(req)}/folders/${d.id}`, zip: `${base(req)}/folders/${d.id}/zip`, internal: isStaff(req) && d.area === 'internal' }));
+          .select('id', 'name', 'area')) as Array<{ id: string; name: string; area: string }>).map((d) => ({ id: d.id, name: safeName(d.name, 'folder'), href: `${base(req)}/folders/${d.id}`, zip: `${base(req)}/folders/${d.id}/zip`, internal: isStaff(req) && d.area === 'internal' }));
     const folderRows = subfolders.map((d) => ({ ...d, badges: d.internal ? [{ text: 'Internal', tone: 'warning', icon: 'lock' }] : [] }));
     const here = folder.id ? `${base(req)}/folders/${folder.id}` : `${base(req)}/`;
     const link = (over: Record<string, string | number>) => {
@@ -311,7 +306,7 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
       receipts = rs.map((r) => ({ who: (r.name as string) ?? 'Someone no longer here', email: (r.email as string) ?? '', at: Number(r.created_at), via: r.via === 'zip' ? 'in a zip' : 'file', version: numbers.get(String(r.version_id)) ?? '?' }));
     }
     const preview = await readyPreview(req, f);
-    const folders = canOrganize ? ((await foldersQuery(req).orderBy('name').select('id', 'name', 'area', 'client_access')) as FolderRow[]).filter((d) => canInFolder(req, 'organize', d)).map((d) => ({ id: d.id, name: d.name, selected: d.id === f.folder_id })) : [];
+    const folders = canOrganize ? ((await foldersQuery(req).orderBy('name').select('id', 'name', 'area', 'client_access')) as FolderRow[]).filter((d) => canInFolder(req, 'organize', d)).map((d) => ({ id: d.id, name: safeName(d.name, 'folder'), selected: d.id === f.folder_id })) : [];
     await req.ctx.render(
       'files/file',
       {
@@ -754,7 +749,7 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     const ws = req.ctx.workspace!;
     await transaction(db, (trx) => audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.report.export', subjectType: 'Workspace', subjectId: ws.id }));
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-    res.setHeader('Content-Disposition', `attachment; filename="delivery-report-${ws.slug}.csv"`);
+    res.setHeader('Content-Disposition', contentDisposition(`delivery-report-${ws.slug}.csv`));
     res.setHeader('X-Content-Type-Options', 'nosniff');
     res.setHeader('Cache-Control', 'no-store');
     res.write('\ufeff' + csvRow(['file', 'delivered at (UTC)', 'version', 'downloaded by', 'email', 'via', 'downloaded at (UTC)']));

@@ -7,11 +7,11 @@
 import busboy from 'busboy';
 import type { Request } from 'express';
 import { PassThrough, type Readable } from 'node:stream';
-import { AtriumError, type StorageService, type StoredBlob } from '../../core/index.ts';
+import { AtriumError, normaliseName, type StorageService, type StoredBlob } from '../../core/index.ts';
 import { SNIFF_BYTES, sniff } from './sniff.ts';
 
 export interface IncomingFile {
-  /** The name as given, cleaned (no path, no control characters). */
+  /** The name as given, cleaned by the kernel's name rule (no path, controls, bidi or zero-width characters). */
   name: string;
   contentType: string;
   blob: StoredBlob;
@@ -41,10 +41,12 @@ const MAX_NAME_BYTES = 255;
 /** Buffering between the socket, the multipart parser and the encryption (per upload). */
 const STREAM_HWM = 1024 * 1024;
 
-/** A file name from a browser: last path segment, no control characters, trimmed; '' if nothing is left. */
+/**
+ * A file name from a browser: its last path segment through the kernel's name rule (NFC; controls,
+ * bidi controls and zero-width characters removed; no leading dot); '' if nothing is left.
+ */
 export function cleanName(raw: string): string {
-  const base = raw.split(/[\\/]/).pop() ?? '';
-  return base.replace(/[\u0000-\u001f\u007f]/g, '').replace(/^\.+/, '').trim();
+  return normaliseName(raw.split(/[\\/]/).pop() ?? '');
 }
 
 /** Read up to `n` bytes from the start of a stream; returns them and a stream of the whole content. */
