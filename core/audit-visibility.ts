@@ -19,14 +19,17 @@ import type { Db, Trx } from './db/index.ts';
 import { accessibleBy, rowConditionFor, type AppAbility } from './permissions.ts';
 import type { WorkspaceScope } from './tenancy.ts';
 
-/** The person reading the activity of one workspace. */
+/**
+ * The person reading the activity of one workspace, or of several (a staff member's feed across
+ * their clients: the same role in each, and a scope whose `table()` covers all of them).
+ */
 export interface AuditViewer {
   ability: AppAbility;
   userId: string;
   workspaceId: string;
   workspaceRole: string | null;
-  /** Queries already filtered to the workspace. */
-  scope: WorkspaceScope;
+  /** Queries already filtered to the workspace (or workspaces). */
+  scope: Pick<WorkspaceScope, 'table'>;
   db: Db | Trx;
 }
 
@@ -42,8 +45,12 @@ export interface AuditSubjectRule {
   via?: { table: string; column: string };
   /** A query selecting the ids of the subjects this viewer may read (one column). */
   visible?: (viewer: AuditViewer) => Knex.QueryBuilder;
-  /** The subject's page under the workspace, with `:id` (e.g. `/files/f/:id`). */
+  /** The subject's page under the workspace, with `:id` (e.g. `/files/f/:id`; with `via`, the parent's id). */
   path?: string;
+  /** The subject's column that names it in activity sentences (`name`, `title`). */
+  label?: string;
+  /** What to call one when its name is unknown or it is gone: "file" reads "a file". */
+  noun?: string;
 }
 
 const ident = z.string().regex(/^[a-z][a-z0-9_]*$/);
@@ -54,6 +61,8 @@ export const auditRuleSchema = z
     via: z.strictObject({ table: ident, column: ident }).optional(),
     visible: z.custom<(v: AuditViewer) => Knex.QueryBuilder>((v) => typeof v === 'function', 'must be a function').optional(),
     path: z.string().regex(/^\/[A-Za-z0-9/_-]*:id[A-Za-z0-9/_-]*$/, 'must be a path under the workspace with :id').optional(),
+    label: ident.optional(),
+    noun: z.string().min(1).max(40).optional(),
   })
   .refine((r) => Boolean(r.read) !== Boolean(r.visible), 'declare either `read` or `visible`')
   .refine((r) => !(r.via && !r.read), '`via` needs `read`');
@@ -93,7 +102,7 @@ export class AuditSubjects {
    * declared and its subject passes the declared test. Nothing passes -> `1 = 0`.
    */
   filter(viewer: AuditViewer): (qb: Knex.QueryBuilder) => void {
-    const { ability, workspaceId } = viewer;
+    const { ability } = viewer;
     if (ability.can('manage', 'all')) return () => {};
     const rules = [...this.rules];
     return (qb) => {
@@ -126,11 +135,12 @@ export class AuditSubjects {
                     this.on('s.id', '=', `av.${via.column}`).andOn('s.workspace_id', '=', 'av.workspace_id');
                   })
                   .whereRaw('av.id = e.subject_id')
-                  .andWhere('av.workspace_id', workspaceId);
+                  .andWhereRaw('av.workspace_id = e.workspace_id');
               } else {
                 this.select(1).from(`${table} as s`).whereRaw('s.id = e.subject_id');
               }
-              this.andWhere('s.workspace_id', workspaceId).modify(accessibleBy(ability, action, subject, (c) => `s.${c}`));
+              // The event's own workspace: one viewer's filter also serves a feed across several.
+              this.andWhereRaw('s.workspace_id = e.workspace_id').modify(accessibleBy(ability, action, subject, (c) => `s.${c}`));
             });
           });
           // An event about "all of them" (no subject id, e.g. a zip of a selection) only for

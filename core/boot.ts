@@ -26,6 +26,7 @@ import type { BootstrapContext } from './plugins/define.ts';
 import { KERNEL_VERSION } from './version.ts';
 import { startHousekeeping } from './identity/housekeeping.ts';
 import { startCheckpointJob } from './audit-checkpoints.ts';
+import { activityFeedWidget } from './activity-feed.ts';
 
 export interface BootOptions {
   config?: AtriumConfig;
@@ -95,6 +96,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     //    before any grant names them, hence dependency order.
     //    (The kernel's own were seeded when the services were created.)
     for (const p of plugins) if (p.def.permissions) permissions.seed(p.id, p.def.permissions);
+    for (const p of plugins) permissions.activity.seed(p.id, p.def.activity ?? {});
 
     // 7. Mount views and routes: namespaces and nav first, so a plugin's routes can render.
     views.registerNamespace('core', fileURLToPath(new URL('./views/templates', import.meta.url)));
@@ -114,6 +116,8 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       { area: 'staff', label: 'Invitations', path: '/invitations', order: 80, can: ['read', 'Invitation'] },
       { area: 'workspace', label: 'Activity', path: '/audit', order: 90, can: ['read', 'AuditLog'] },
     ]);
+    // The kernel's own card on the staff overview: recent activity across the person's clients.
+    navigation.addWidgets('core', [activityFeedWidget(permissions)], {});
     for (const p of plugins) {
       if (p.viewsDir) views.registerNamespace(p.id, p.viewsDir);
       navigation.addNav(p.id, p.def.nav);

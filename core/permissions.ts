@@ -8,6 +8,7 @@ import type { Knex } from 'knex';
 import { AtriumError } from './errors.ts';
 import type { FirmRole, PermissionRule, Role, WorkspaceRole } from './plugins/define.ts';
 import { AuditSubjects, type AuditSubjectRule } from './audit-visibility.ts';
+import { ActivitySentences, KERNEL_SENTENCES } from './activity.ts';
 
 export type AppAbility = MongoAbility;
 
@@ -15,10 +16,10 @@ export type AppAbility = MongoAbility;
 export const KERNEL_PERMISSIONS: { subjects: Record<string, string[]>; grants: Partial<Record<Role, PermissionRule[]>>; audit: Record<string, AuditSubjectRule> } = {
   // The kernel's own subjects in a workspace's activity (core/audit-visibility.ts).
   audit: {
-    Workspace: { read: ['read', 'Workspace'] },
-    Membership: { read: ['read', 'Member'] },
-    Invitation: { read: ['read', 'Invitation'] },
-    AuditLog: { read: ['read', 'AuditLog'] },
+    Workspace: { read: ['read', 'Workspace'], noun: 'workspace' },
+    Membership: { read: ['read', 'Member'], noun: 'membership' },
+    Invitation: { read: ['read', 'Invitation'], noun: 'invitation' },
+    AuditLog: { read: ['read', 'AuditLog'], noun: 'activity log' },
   },
   subjects: {
     Workspace: ['read', 'create', 'update', 'archive'],
@@ -60,9 +61,15 @@ export class PermissionRegistry {
   private readonly tables = new Map<string, string>();
   /** Who may see audit events about each subject type (core/audit-visibility.ts). */
   readonly audit = new AuditSubjects();
+  /** Activity sentences per audit action (core/activity.ts): the kernel's, then each plugin's. */
+  readonly activity = new ActivitySentences();
   private custom = new Map<string, { name: string; rules: RawRuleOf<MongoAbility>[] }>();
   private customLoadedAt = -Infinity;
   private version = 0;
+
+  constructor() {
+    this.activity.seed('core', KERNEL_SENTENCES);
+  }
 
   /** Seed one owner's declarations (the kernel's, then each plugin's in dependency order). */
   seed(owner: string, decl: { subjects: Record<string, string[]>; grants?: Partial<Record<Role, PermissionRule[]>>; tables?: Record<string, string>; audit?: Record<string, AuditSubjectRule> }): void {

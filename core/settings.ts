@@ -5,6 +5,7 @@ import { z } from 'zod';
 import type { Clock } from './clock.ts';
 import { parseJson, type Db, type Trx } from './db/index.ts';
 import { singleLine } from './text.ts';
+import { DEFAULT_TIME_ZONE, isTimeZone } from './time.ts';
 
 export async function getSetting<T>(db: Db | Trx, key: string): Promise<T | undefined> {
   const row = (await db('settings').where({ key }).first('value')) as { value: string } | undefined;
@@ -41,18 +42,22 @@ export const brandingInput = z.strictObject({
   firmName: singleLine({ max: 100, min: 1, required: 'Enter the firm name' }),
   primary: readableHex,
   accent: readableHex,
+  /** The firm's time zone: what everyone sees until they choose their own on their account. */
+  timeZone: z.string().refine(isTimeZone, 'Choose a time zone from the list').optional(),
 });
 
 export interface Branding {
   firmName: string;
   primary: string;
   accent: string;
+  /** The firm's time zone (IANA), the default for everyone's pages. */
+  timeZone: string;
   /** Bumped on every change; used to bust the cache of /brand.css and the logo. */
   version: number;
   logo: { mime: string; size: number } | null;
 }
 
-export const DEFAULT_BRANDING: Branding = { firmName: 'Atrium', primary: '#1f4e79', accent: '#7a3e9d', version: 1, logo: null };
+export const DEFAULT_BRANDING: Branding = { firmName: 'Atrium', primary: '#1f4e79', accent: '#7a3e9d', timeZone: DEFAULT_TIME_ZONE, version: 1, logo: null };
 
 const BRAND_TTL_MS = 5000;
 

@@ -113,6 +113,24 @@ test('branding: an admin changes name and colours; they arrive as --brand-* vari
   assert.ok(await app.kernel.db('audit_events').where({ action: 'core.branding.update' }).first());
 });
 
+test('the firm’s time zone: set on the branding page, used for everyone who has not chosen their own', async () => {
+  const owner = app.client();
+  await owner.login('owner@harbor.example', 'correct-horse-battery-staple');
+  await owner.get('/admin/branding');
+  const bad = await owner.postForm('/admin/branding', { firmName: 'Harbor Legal', primary: '#0B3D2E', accent: '#8A1C4A', timeZone: 'Nowhere/Town' });
+  assert.is(bad.status, 400);
+  assert.match(bad.text, 'id="timeZone-error"');
+  assert.is((await owner.postForm('/admin/branding', { firmName: 'Harbor Legal', primary: '#0B3D2E', accent: '#8A1C4A', timeZone: 'Europe/Paris' })).status, 303);
+  app.kernel.branding.invalidate();
+  const client = app.client();
+  await client.login('ada@northwind.example', PW);
+  const account = await client.get('/account');
+  assert.match(account.text, 'The firm’s time zone (Europe/Paris)');
+  // The sessions table's times are in the firm's zone (CET or CEST, shown as GMT+1 / GMT+2).
+  assert.match(account.text, /title="\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d (CET|CEST|GMT\+[12])"/);
+  assert.is((await owner.postForm('/admin/branding', { firmName: 'Harbor Legal', primary: '#0B3D2E', accent: '#8A1C4A', timeZone: 'UTC' })).status, 303);
+});
+
 test('branding: a client cannot change it (404 on the admin area), and CSS injection is impossible', async () => {
   const client = app.client();
   await client.login('ada@northwind.example', PW);

@@ -33,6 +33,7 @@ import { inboxRoutes, storedCount } from './routes/inbox.ts';
 import { NotificationService } from '../notifications.ts';
 import { workspacesFor } from '../identity/users.ts';
 import { WorkspaceScope } from '../tenancy.ts';
+import { renderData } from './render-data.ts';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 const SWITCHER_LIMIT = 50;
@@ -279,7 +280,7 @@ export async function render(deps: HttpDeps, req: Request, res: Response, view: 
   res.vary('HX-Request');
   // Pages carry a CSRF token and often private data: never cached by a browser or proxy.
   res.setHeader('Cache-Control', 'no-store');
-  const data = { ability: ctx.ability };
+  const data = await renderData(deps, req);
   const csrfToken = await ctx.csrfToken();
   const brand = await deps.branding.get();
   const shared = { csrfToken, user: ctx.user, workspace: ctx.workspace, brand };

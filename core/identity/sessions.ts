@@ -22,7 +22,8 @@ export interface LoadedSession {
   mfaPending?: boolean;
   pendingUser?: { id: string; email: string; name: string; firmRole: FirmRole | null; mfaEnabled: boolean } | null;
   data: Record<string, unknown>;
-  user: { id: string; email: string; name: string; firmRole: FirmRole | null } | null;
+  /** `timeZone`: the zone the person chose on their account (null: the firm's). */
+  user: { id: string; email: string; name: string; firmRole: FirmRole | null; timeZone: string | null } | null;
   /** Present when the request named a workspace (`/w/:slug/`) that exists and is not archived. */
   workspace: { id: string; slug: string; name: string } | null;
   /** The user's membership in that workspace, if any. */
@@ -95,6 +96,7 @@ export class SessionStore {
         'u.email',
         'u.name',
         'u.firm_role',
+        'u.time_zone',
         'u.disabled',
         'u.mfa_enabled_at',
         // The header's unread-notice count, in the same round trip (index user_id, read_at).
@@ -122,7 +124,7 @@ export class SessionStore {
     }
     const mfaPending = Boolean(row.user_id) && toBool(row.mfa_pending);
     const person = row.user_id
-      ? { id: String(row.user_id), email: String(row.email), name: String(row.name), firmRole: (row.firm_role as FirmRole | null) ?? null }
+      ? { id: String(row.user_id), email: String(row.email), name: String(row.name), firmRole: (row.firm_role as FirmRole | null) ?? null, timeZone: (row.time_zone as string | null) ?? null }
       : null;
     return {
       idHash,

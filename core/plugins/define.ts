@@ -12,6 +12,7 @@ import type { EventBus } from '../events.ts';
 import type { RequestContext } from '../http/context.ts';
 import { AtriumError } from '../errors.ts';
 import { auditRulesSchema, type AuditSubjectRule } from '../audit-visibility.ts';
+import { activitySchema } from '../activity.ts';
 
 export const FIRM_ROLES = ['owner', 'admin', 'staff'] as const;
 export const WORKSPACE_ROLES = ['client_admin', 'client_member', 'client_viewer', 'staff'] as const;
@@ -105,6 +106,8 @@ export const pluginSchema = z.strictObject({
       audit: auditRulesSchema.default({}),
     })
     .optional(),
+  /** A sentence per audit action this plugin records, for activity pages (core/activity.ts). */
+  activity: activitySchema.default({}),
   nav: z.array(navSchema).default([]),
   widgets: z.array(widgetSchema).default([]),
   actions: z.array(actionSchema).default([]),
@@ -199,6 +202,8 @@ export interface PluginDefinition<S = unknown> {
     /** Who may see audit events about each subject type this plugin records (see docs/plugins.md). */
     audit?: Record<string, AuditSubjectRule>;
   };
+  /** `{ 'notes.note.create': '{actor} wrote {subject}' }`: see docs/plugins.md "Activity in sentences". */
+  activity?: Record<string, string>;
   nav?: NavItem[];
   widgets?: Widget<any>[];
   /** Actions this plugin offers on other plugins' subject pages (see SubjectAction). */

@@ -13,6 +13,7 @@ import { AtriumError } from '../errors.ts';
 import { KERNEL_VERSION } from '../version.ts';
 import { registerUiHelpers, UI_VIEWS_DIR } from './ui.ts';
 import { possessive } from '../wording.ts';
+import { DEFAULT_TIME_ZONE, formatDay, formatExact, formatRelative } from '../time.ts';
 
 export const themeManifestSchema = z.strictObject({
   name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'must be kebab-case and match the folder name'),
@@ -95,6 +96,10 @@ function walk(dir: string): string[] {
 export interface RenderData {
   /** CASL ability for the `can` helper. */
   ability?: { can(action: string, subject: string): boolean };
+  /** The reader's time zone (theirs, else the firm's) for `date`, `day` and `when`; UTC without one. */
+  timeZone?: string;
+  /** The request's clock time, for relative times ("2 hours ago"). */
+  now?: number;
 }
 
 export class ViewEngine {
@@ -247,10 +252,28 @@ function registerHelpers(hb: typeof Handlebars): void {
     const ability = (options.data as RenderData | undefined)?.ability;
     return Boolean(ability?.can(action, subject));
   });
-  hb.registerHelper('date', (ms: unknown) => {
+  // Times in the reader's zone (RenderData.timeZone): {{date ms}} "4 Dec 2026, 18:03 GMT+1",
+  // {{day ms}} "4 Dec 2026", {{when ms}} a <time> saying "2 hours ago" with the exact time on hover.
+  const zoneOf = (options: Handlebars.HelperOptions | undefined) => (options?.data as RenderData | undefined)?.timeZone ?? DEFAULT_TIME_ZONE;
+  const msOf = (ms: unknown) => {
     const n = Number(ms);
-    if (!Number.isFinite(n) || n <= 0) return '';
-    return new Date(n).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
+    return Number.isFinite(n) && n > 0 ? n : null;
+  };
+  hb.registerHelper('date', (ms: unknown, options: Handlebars.HelperOptions) => {
+    const n = msOf(ms);
+    return n === null ? '' : formatExact(n, zoneOf(options));
+  });
+  hb.registerHelper('day', (ms: unknown, options: Handlebars.HelperOptions) => {
+    const n = msOf(ms);
+    return n === null ? '' : formatDay(n, zoneOf(options));
+  });
+  hb.registerHelper('when', (ms: unknown, options: Handlebars.HelperOptions) => {
+    const n = msOf(ms);
+    if (n === null) return '';
+    const tz = zoneOf(options);
+    const now = (options?.data as RenderData | undefined)?.now ?? Date.now();
+    const esc = Handlebars.escapeExpression;
+    return new Handlebars.SafeString(`<time datetime="${new Date(n).toISOString()}" title="${esc(formatExact(n, tz))}">${esc(formatRelative(n, now, tz))}</time>`);
   });
   hb.registerHelper('plural', (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`);
   // {{possessive brand.firmName}}: "Harbor & Vale’s", "Partners’" (core/wording.ts).

@@ -15,6 +15,7 @@ import { staffRoutes } from './staff.ts';
 import { reopenOnRevision, runDueWork, type ApprovalsDeps } from './service.ts';
 import { settingsSchema, type ApprovalsSettings } from './settings.ts';
 import { approvalsWaiting } from './waiting.ts';
+import { needsFirmWidget } from './staff-widget.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -61,13 +62,24 @@ export default definePlugin<ApprovalsSettings>({
     subjects: { Approval: ['read', 'create', 'decide', 'cancel'] },
     // An event about a request is shown to whoever may open the request: the same query as the
     // list and the request's page (repo.ts), so the two can never disagree.
-    audit: { Approval: { visible: (v) => visibleRequestsFor(v).select('r.id'), table: 'approvals_requests', path: '/approvals/r/:id' } },
+    audit: { Approval: { visible: (v) => visibleRequestsFor(v).select('r.id'), table: 'approvals_requests', path: '/approvals/r/:id', label: 'title', noun: 'approval request' } },
     grants: {
       staff: [{ action: ['read', 'create', 'decide', 'cancel'], subject: 'Approval' }],
       client_admin: [{ action: ['read', 'decide'], subject: 'Approval' }],
       client_member: [{ action: ['read', 'decide'], subject: 'Approval' }],
       // Viewers only view and download: they are never asked to approve.
     },
+  },
+  // How each event reads on the Activity page ({subject} is the request's title).
+  activity: {
+    'approvals.request.create': '{actor} asked for approval of {subject}',
+    'approvals.request.approve': '{actor} approved {subject}',
+    'approvals.request.requestChanges': '{actor} asked for changes to {subject}',
+    'approvals.request.cancel': '{actor} withdrew the request {subject}',
+    'approvals.request.reopen': '{actor} asked again for approval of {subject}',
+    'approvals.request.remind': 'A reminder about {subject} was sent',
+    'approvals.request.autoApprove': '{subject} was approved automatically at its due date, as agreed',
+    'approvals.document.download': '{actor} downloaded the document of {subject}',
   },
   nav: [
     { area: 'workspace', label: 'Approvals', path: '/approvals', can: ['read', 'Approval'], order: 30 },
@@ -76,6 +88,9 @@ export default definePlugin<ApprovalsSettings>({
   // "Request approval" on a file's page. Only the subject name and the registered type are named
   // here (strings, no import): a plugin registering another type adds its own action the same way.
   actions: [{ subject: 'File', label: 'Request approval', path: '/approvals/new?type=files.version&subject=:id', can: ['create', 'Approval'], order: 20 }],
+  // The staff overview: requests where the firm must act (the client's own card is the kernel's
+  // "waiting on you", fed by waiting.ts).
+  widgets: [needsFirmWidget],
   // No widget of its own: the requests waiting for a person's decision reach the kernel's "Waiting
   // on you" card, the /inbox page and the header count through the provider in waiting.ts.
 

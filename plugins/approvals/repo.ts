@@ -16,7 +16,7 @@ export function visibleRequests(req: Request, trx?: Trx): Knex.QueryBuilder {
 }
 
 /** The same, for a person described without a request (the audit log's visibility rule). */
-export function visibleRequestsFor(v: { scope: WorkspaceScope; ability: AppAbility; workspaceRole: string | null; userId: string }): Knex.QueryBuilder {
+export function visibleRequestsFor(v: { scope: Pick<WorkspaceScope, 'table'>; ability: AppAbility; workspaceRole: string | null; userId: string }): Knex.QueryBuilder {
   const q = v.scope.table('approvals_requests', 'r');
   if (!v.ability.can('create', 'Approval')) {
     q.where('r.client_visible', true);

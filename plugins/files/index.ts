@@ -16,6 +16,7 @@ import { purgeTrash, scrub, type FilesDeps } from './service.ts';
 import { warmArchiver } from './download.ts';
 import { settingsSchema, type FilesSettings } from './settings.ts';
 import { Previewer } from './preview.ts';
+import { clientUploadsWidget } from './staff-widget.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -77,9 +78,9 @@ export default definePlugin<FilesSettings>({
     // An event about a file or folder is shown to whoever may read it (so a client never sees
     // activity on an internal one); a version's events (scrub) to whoever may see the history.
     audit: {
-      File: { read: ['read', 'File'], path: '/files/f/:id' },
-      Folder: { read: ['read', 'Folder'], path: '/files/folders/:id' },
-      FileVersion: { read: ['history', 'File'], via: { table: 'files_versions', column: 'file_id' } },
+      File: { read: ['read', 'File'], path: '/files/f/:id', label: 'name', noun: 'file' },
+      Folder: { read: ['read', 'Folder'], path: '/files/folders/:id', label: 'name', noun: 'folder' },
+      FileVersion: { read: ['history', 'File'], via: { table: 'files_versions', column: 'file_id' }, path: '/files/f/:id', label: 'name', noun: 'file version' },
     },
     grants: {
       staff: [
@@ -104,8 +105,32 @@ export default definePlugin<FilesSettings>({
       ],
     },
   },
+  // How each event reads on the Activity page ({subject} is the file's or folder's name).
+  activity: {
+    'files.version.create': '{actor} uploaded {subject}',
+    'files.version.restore': '{actor} made an earlier version of {subject} current again',
+    'files.version.corrupt': 'A stored copy of {subject} failed its integrity check',
+    'files.file.download': '{actor} downloaded {subject}',
+    'files.file.deliver': '{actor} delivered {subject}',
+    'files.file.rename': '{actor} renamed “{detail.from}” to {subject}',
+    'files.file.move': '{actor} moved {subject} to another folder',
+    'files.file.trash': '{actor} moved {subject} to the trash',
+    'files.file.restore': '{actor} restored {subject} from the trash',
+    'files.file.purge': '{subject} was deleted for good after its time in the trash',
+    'files.zip.download': '{actor} downloaded {detail.files} files as a zip',
+    'files.folder.create': '{actor} created the folder {subject}',
+    'files.folder.update': '{actor} changed the folder {subject}',
+    'files.folder.trash': '{actor} moved the folder {subject} to the trash',
+    'files.folder.restore': '{actor} restored the folder {subject} from the trash',
+    'files.report.export': '{actor} exported the delivery report',
+    'files.preview.ready': 'A preview of {subject} is ready',
+    'files.preview.failed': 'No preview could be made of {subject}',
+    'files.preview.skipped': '{subject} is too large for a preview',
+  },
   nav: [{ area: 'workspace', label: 'Files', path: '/files', can: ['read', 'File'], order: 20 }],
   widgets: [
+    // The staff overview: what waits on the firm across its clients.
+    clientUploadsWidget,
     {
       id: 'new-deliverables',
       area: 'workspace',

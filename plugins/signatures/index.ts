@@ -17,6 +17,7 @@ import { portalRoutes } from './portal.ts';
 import { signaturesWaiting } from './waiting.ts';
 import type { SignDeps } from './service.ts';
 import { settingsSchema, type SignaturesSettings } from './settings.ts';
+import { unsignedWidget } from './staff-widget.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -65,8 +66,8 @@ export default definePlugin<SignaturesSettings>({
     tables: { SignatureRequest: 'signatures_signers' },
     // Events about an envelope or one of its signers are shown to whoever may read the envelope.
     audit: {
-      Envelope: { read: ['read', 'Envelope'], table: 'signatures_envelopes', path: '/signatures/e/:id' },
-      EnvelopeSigner: { read: ['read', 'Envelope'], table: 'signatures_envelopes', via: { table: 'signatures_signers', column: 'envelope_id' } },
+      Envelope: { read: ['read', 'Envelope'], table: 'signatures_envelopes', path: '/signatures/e/:id', label: 'title', noun: 'document for signature' },
+      EnvelopeSigner: { read: ['read', 'Envelope'], table: 'signatures_envelopes', via: { table: 'signatures_signers', column: 'envelope_id' }, path: '/signatures/e/:id', label: 'title', noun: 'document for signature' },
     },
     grants: {
       staff: [
@@ -88,6 +89,19 @@ export default definePlugin<SignaturesSettings>({
       ],
     },
   },
+  // How each event reads on the Activity page ({subject} is the document's title).
+  activity: {
+    'signatures.envelope.create': '{actor} prepared {subject} for signature',
+    'signatures.envelope.send': '{actor} sent {subject} for signature',
+    'signatures.envelope.resend': '{actor} sent a new signing link for {subject}',
+    'signatures.envelope.void': '{actor} cancelled the signing of {subject}',
+    'signatures.envelope.complete': '{subject} was signed by everyone',
+    'signatures.signer.open': '{actor} opened {subject} to sign',
+    'signatures.signer.consent': '{actor} agreed to sign {subject} electronically',
+    'signatures.signer.sign': '{actor} signed {subject}',
+    'signatures.signer.decline': '{actor} declined to sign {subject}',
+    'signatures.signer.refuse': 'Signing {subject} stopped: the document had changed since it was sent',
+  },
   nav: [
     { area: 'workspace', label: 'Signatures', path: '/signatures', can: ['read', 'Envelope'], order: 40 },
     // The signer's own: what they are asked to sign and what they signed (portal.ts).
@@ -96,6 +110,8 @@ export default definePlugin<SignaturesSettings>({
   // "Send for signature" on a PDF's page in files (the file page lists other plugins' actions).
   actions: [{ subject: 'File', label: 'Send for signature', path: '/signatures/new?file=:id', can: ['create', 'Envelope'], when: (row) => row.content_type === 'application/pdf', order: 30 }],
   widgets: [
+    // The staff overview: what waits on the firm across its clients.
+    unsignedWidget,
     {
       id: 'out-for-signature',
       area: 'workspace',

@@ -401,6 +401,8 @@ async function checkAuditVisibility(app: TestApp, slug: string, clients: Record<
         violations.push(`audit: ${what}, a subject type without an audit rule`);
         continue;
       }
+      // What people read is a sentence: every action they can see has one (not the fallback wording).
+      if (!row.action.endsWith('.isolationKit.probe') && !k.permissions.activity.has(row.action)) violations.push(`audit: ${what}, an action without an activity sentence (add it to the plugin's \`activity\`)`);
       if (!row.subject_id) continue; // "all of them": shown only with an unconditional right (checked by the rule itself)
       // The subject's row, through `via` when the event names a child row.
       let subjectRow: Record<string, unknown> | undefined;

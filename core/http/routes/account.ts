@@ -15,6 +15,7 @@ import { recentlyAuthenticated, requireRecentAuth, requireSignedIn, rotateSessio
 import { checkSecondFactor, confirmEnrolment } from './auth.ts';
 import { newPasswordErrors } from './password.ts';
 import type { HttpDeps } from '../deps.ts';
+import { isTimeZone, timeZones } from '../../time.ts';
 
 const reauthForm = z.strictObject({
   password: z.string().max(4096).optional(), // not free text: a password, used exactly as typed
@@ -23,6 +24,7 @@ const reauthForm = z.strictObject({
 });
 const codeForm = z.strictObject({ code: z.string().trim().min(1, 'Enter the code from your authenticator app').max(40, 'That is not a code') }); // not free text: a one-time code, compared
 const emailForm = z.strictObject({ email: emailSchema });
+const timeZoneForm = z.strictObject({ timeZone: z.union([z.literal(''), z.string().refine(isTimeZone, 'Choose a time zone from the list')]) });
 
 /** A short, readable description of a browser from its User-Agent. */
 function describeAgent(ua: string | null): string {
@@ -79,6 +81,9 @@ export function accountRoutes(deps: HttpDeps): Router {
         mfaRequired: await deps.mfa.isRequired(user),
         codesLeft: mfaOn ? await deps.mfa.remainingCodes(user.id) : 0,
         recent: recentlyAuthenticated(deps, req),
+        timeZone: user.timeZone ?? '',
+        firmTimeZone: (await deps.branding.get()).timeZone,
+        timeZones: timeZones(),
         ...extra,
       },
       { title: 'Your account', status },
@@ -86,6 +91,21 @@ export function accountRoutes(deps: HttpDeps): Router {
   };
 
   r.get('/account', async (req) => accountPage(req));
+
+  // The time zone every page shows this person's times in ('' = the firm's). Not a security
+  // setting, so no re-authentication; audited like every change.
+  r.post('/account/time-zone', async (req, res) => {
+    const user = req.ctx.user!;
+    const parsed = timeZoneForm.safeParse(formBody(req.body));
+    if (!parsed.success) return accountPage(req, { errors: fieldErrors(parsed.error) }, 400);
+    const zone = parsed.data.timeZone || null;
+    await transaction(deps.db, async (trx) => {
+      await trx('users').where({ id: user.id }).update({ time_zone: zone });
+      await deps.audit.record(trx, { ...req.ctx.actor(), action: 'core.user.time_zone', subjectType: 'User', subjectId: user.id, detail: { timeZone: zone } });
+    });
+    await req.ctx.flash('success', zone ? `Times are now shown in ${zone}.` : 'Times are now shown in the firm’s time zone.');
+    res.redirect(303, '/account');
+  });
 
   r.post('/account/sessions/others', async (req, res) => {
     const user = req.ctx.user!;

@@ -11,6 +11,7 @@ import { singleLine } from '../../text.ts';
 import { fieldErrors, formBody } from '../forms.ts';
 import { readSmallMultipart } from '../multipart.ts';
 import type { HttpDeps } from '../deps.ts';
+import { timeZones } from '../../time.ts';
 
 const MAX_LOGO_BYTES = 512 * 1024;
 /** A logo is shown on every page: a still image small enough for any browser to decode. */
@@ -32,7 +33,7 @@ export function adminRoutes(deps: HttpDeps): Router {
 
   const brandingPage = async (req: Parameters<Parameters<typeof r.get>[1]>[0], extra: object = {}, status = 200) => {
     const brand = await deps.branding.get();
-    await req.ctx.render('core/admin-branding', { values: brand, current: brand, canEdit: req.ctx.ability.can('update', 'Branding'), ...extra }, { title: 'Branding', status });
+    await req.ctx.render('core/admin-branding', { values: brand, current: brand, canEdit: req.ctx.ability.can('update', 'Branding'), timeZones: timeZones(), ...extra }, { title: 'Branding', status });
   };
 
   r.get('/admin/branding', async (req) => brandingPage(req));

@@ -14,6 +14,8 @@ import { contentDisposition } from '../../names.ts';
 import { singleLine } from '../../text.ts';
 import type { HttpDeps } from '../deps.ts';
 import type { Knex } from 'knex';
+import { renderData } from '../render-data.ts';
+import { startOfDay } from '../../time.ts';
 
 const PAGE = 50;
 const EXPORT_BATCH = 1000;
@@ -79,6 +81,8 @@ interface Parsed {
 }
 
 const DAY = 86_400_000;
+/** The day after `yyyy-mm-dd`, as `yyyy-mm-dd`. */
+const nextDay = (ymd: string) => new Date(Date.parse(`${ymd}T00:00:00Z`) + DAY).toISOString().slice(0, 10);
 const FILTER_KEYS = ['workspace', 'actor', 'action', 'from', 'to'] as const;
 
 function stringValues(query: unknown): Record<string, string> {
@@ -87,7 +91,8 @@ function stringValues(query: unknown): Record<string, string> {
   return out;
 }
 
-async function parseQuery(db: Db, scope: Scope, query: unknown): Promise<Parsed> {
+/** `tz`: the zone a workspace's dates are read in (the reader's); the firm's log is in UTC. */
+async function parseQuery(db: Db, scope: Scope, query: unknown, tz = 'UTC'): Promise<Parsed> {
   const raw = stringValues(query);
   const values: Record<string, string> = {};
   for (const k of FILTER_KEYS) if (raw[k] && (k !== 'workspace' || scope.kind === 'admin')) values[k] = raw[k].trim();
@@ -97,8 +102,9 @@ async function parseQuery(db: Db, scope: Scope, query: unknown): Promise<Parsed>
   const errors: FieldErrors = {};
   const filter: Filter = {};
   if (q.action) filter.action = q.action;
-  if (q.from) filter.fromMs = Date.parse(`${q.from}T00:00:00Z`);
-  if (q.to) filter.toMs = Date.parse(`${q.to}T00:00:00Z`) + DAY;
+  const dayStart = (ymd: string) => (scope.kind === 'admin' ? Date.parse(`${ymd}T00:00:00Z`) : startOfDay(ymd, tz));
+  if (q.from) filter.fromMs = dayStart(q.from);
+  if (q.to) filter.toMs = scope.kind === 'admin' ? dayStart(q.to) + DAY : startOfDay(nextDay(q.to), tz);
   if (filter.fromMs !== undefined && filter.toMs !== undefined && filter.toMs <= filter.fromMs) errors.to = 'The end date is before the start date';
   if (scope.kind === 'admin') {
     if (q.workspace) {
@@ -153,7 +159,9 @@ const ADMIN_COLUMNS = [
   'e.seq', 'e.id', 'e.created_at', 'e.action', 'e.subject_type', 'e.subject_id', 'e.ip', 'e.user_agent', 'e.detail', 'e.actor_id', 'e.workspace_id',
   'u.name as actor_name', 'u.email as actor_email', 'w.name as workspace_name',
 ];
-const CLIENT_COLUMNS = ['e.seq', 'e.id', 'e.created_at', 'e.action', 'e.subject_type', 'e.subject_id', 'e.actor_id', 'u.name as actor_name'];
+// The detail is read for the sentence only (the keys a plugin's sentence names, core/activity.ts);
+// it is never put in a client's row as it is.
+const CLIENT_COLUMNS = ['e.seq', 'e.id', 'e.created_at', 'e.action', 'e.subject_type', 'e.subject_id', 'e.actor_id', 'u.name as actor_name', 'e.detail'];
 
 type EventRow = Record<string, unknown> & { seq: number };
 
@@ -173,13 +181,14 @@ function viewRow(scope: Scope, r: Record<string, unknown>) {
   const common = {
     // The event's opaque id (the workspace pages' cursor too): lets a test tie a row to its event.
     id: str(r.id),
+    at: Number(r.created_at),
     iso: iso(r.created_at),
     time: shownTime(r.created_at),
     actor: actorLabel(r),
     action: str(r.action),
     subject: [str(r.subject_type), str(r.subject_id)].filter(Boolean).join(' '),
   };
-  if (scope.kind === 'workspace') return common;
+  if (scope.kind === 'workspace') return { id: common.id, at: common.at, iso: common.iso, actor: common.actor };
   const detail = str(r.detail);
   return {
     ...common,
@@ -268,9 +277,18 @@ export function auditRoutes(deps: HttpDeps): Router {
   };
   const basePath = (scope: Scope) => (scope.kind === 'admin' ? '/admin/audit' : `/w/${scope.slug}/audit`);
 
+  /** Rows for the page; a workspace's read as sentences ("Ada downloaded Q1.pdf"). */
+  async function viewRows(scope: Scope, rows: EventRow[]) {
+    const out = rows.map((row) => viewRow(scope, row));
+    if (scope.kind === 'admin') return out;
+    const sentences = await deps.permissions.activity.describe(db, deps.permissions.audit, scope, rows as never);
+    return out.map((row, i) => ({ ...row, sentence: sentences[i] }));
+  }
+
   async function page(req: Request, res: Response): Promise<void> {
     const scope = scopeOf(req);
-    const p = await parseQuery(db, scope, req.query);
+    const data = await renderData(deps, req);
+    const p = await parseQuery(db, scope, req.query, data.timeZone);
     const base = basePath(scope);
     let rows: EventRow[] = [];
     let older = false;
@@ -301,7 +319,7 @@ export function auditRoutes(deps: HttpDeps): Router {
     const model = {
       admin: scope.kind === 'admin',
       base,
-      rows: rows.map((row) => viewRow(scope, row)),
+      rows: await viewRows(scope, rows),
       filtered,
       hasErrors,
       errorList: Object.entries(p.errors).map(([field, message]) => ({ field: (FILTER_KEYS as readonly string[]).includes(field) ? field : 'audit-filters', message })),
@@ -318,7 +336,7 @@ export function auditRoutes(deps: HttpDeps): Router {
     if (req.get('hx-request') && !req.get('hx-history-restore-request')) {
       return req.ctx.render('core/audit-results', { ...model, fragment: true }, { title: 'Audit log' });
     }
-    const results = deps.views.render('core/audit-results', { ...model, fragment: false }, { ability: req.ctx.ability });
+    const results = deps.views.render('core/audit-results', { ...model, fragment: false }, data);
     let workspaces: Array<{ slug: string; name: string; selected: boolean }> | null = null;
     let people: Array<{ id: string; name: string; selected: boolean }> = [];
     if (scope.kind === 'admin') {
@@ -337,7 +355,7 @@ export function auditRoutes(deps: HttpDeps): Router {
 
   async function exportLog(req: Request, res: Response, format: 'csv' | 'json'): Promise<void> {
     const scope = scopeOf(req);
-    const p = await parseQuery(db, scope, req.query);
+    const p = await parseQuery(db, scope, req.query, (await renderData(deps, req)).timeZone);
     if (Object.keys(p.errors).length) throw new AtriumError('ATR_VALIDATION', Object.values(p.errors).join('; '), { status: 400 });
     // An export starts a download and writes an audit row: a link on another site must not be
     // able to do either on an admin's behalf (SameSite=Lax still sends cookies on top-level GETs).

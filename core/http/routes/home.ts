@@ -5,9 +5,18 @@ import Handlebars from 'handlebars';
 import { z } from 'zod';
 import { workspacesFor, workspacesQuery } from '../../identity/users.ts';
 import type { HttpDeps } from '../deps.ts';
+import { renderData } from '../render-data.ts';
 
 const PAGE_SIZE = 25;
-const pageQuery = z.object({ page: z.coerce.number().int().min(1).max(100000).catch(1) });
+const pageQuery = z.object({
+  page: z.coerce.number().int().min(1).max(100000).catch(1),
+  // A search by the client's name; bad input is simply no search (a GET filter, never an error page).
+  q: z.string().trim().max(100).regex(/^[^\p{Cc}]*$/u).catch(''), // not free text stored anywhere: a search term, bound as a parameter
+  // For owners and admins, who can open every workspace: only those they are on the team of.
+  mine: z.enum(['1']).optional().catch(undefined),
+});
+/** `term` for a LIKE pattern, its wildcards taken literally. */
+const likeTerm = (term: string) => `%${term.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export function homeRoutes(deps: HttpDeps): Router {
   const r = Router();
@@ -35,17 +44,24 @@ export function homeRoutes(deps: HttpDeps): Router {
 
   r.get('/staff/', async (req, res) => {
     const user = req.ctx.user!;
-    const { page } = pageQuery.parse(req.query);
-    const totalRow = (await workspacesQuery(deps.db, user).count({ n: '*' }).first()) as { n: number | string };
+    const { page, q, mine } = pageQuery.parse(req.query);
+    const seesAll = user.firmRole === 'owner' || user.firmRole === 'admin';
+    const clients = () => {
+      const query = mine && seesAll ? deps.db('memberships as m').join('workspaces as w', 'w.id', 'm.workspace_id').where('m.user_id', user.id).andWhere('w.archived', false) : workspacesQuery(deps.db, user);
+      if (q) query.whereRaw(`lower(w.name) like ? escape '\\'`, [likeTerm(q)]);
+      return query;
+    };
+    const totalRow = (await clients().count({ n: '*' }).first()) as { n: number | string };
     const total = Number(totalRow.n);
     const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
-    const rows = await workspacesQuery(deps.db, user)
+    const rows = await clients()
       .select('w.id', 'w.slug', 'w.name', 'w.created_at')
       .select(deps.db('memberships as mm').count('*').whereRaw('mm.workspace_id = w.id').whereNot('mm.role', 'staff').as('clients'))
       .orderBy('w.name')
       .limit(PAGE_SIZE)
       .offset((Math.min(page, pages) - 1) * PAGE_SIZE);
     const widgets = await renderWidgets(deps, req, 'staff');
+    const pageHref = (n: number) => `/staff/?${new URLSearchParams({ ...(q ? { q } : {}), ...(mine ? { mine } : {}), page: String(n) }).toString()}`;
     await req.ctx.render(
       'core/staff-home',
       {
@@ -53,8 +69,17 @@ export function homeRoutes(deps: HttpDeps): Router {
         total,
         page: Math.min(page, pages),
         pages,
-        prev: page > 1 ? page - 1 : null,
-        next: page < pages ? page + 1 : null,
+        prev: page > 1 ? pageHref(page - 1) : null,
+        next: page < pages ? pageHref(page + 1) : null,
+        q,
+        filtered: Boolean(q || mine),
+        chips: seesAll
+          ? [
+              { label: 'All clients', href: `/staff/${q ? `?q=${encodeURIComponent(q)}` : ''}`, current: !mine },
+              { label: 'On my team', href: `/staff/?mine=1${q ? `&q=${encodeURIComponent(q)}` : ''}`, current: Boolean(mine) },
+            ]
+          : [],
+        mine: Boolean(mine),
         canCreate: req.ctx.ability.can('create', 'Workspace'),
         widgets,
         hasWidgets: widgets.length > 0,
@@ -71,11 +96,12 @@ async function renderWidgets(deps: HttpDeps, req: Request, area: 'workspace' | '
   const out: Array<{ id: string; title: string; html: Handlebars.SafeString }> = [];
   const csrfToken = await req.ctx.csrfToken();
   const brand = await deps.branding.get();
+  const data = await renderData(deps, req);
   for (const w of deps.navigation.widgetsFor(area, req.ctx.ability)) {
     let html: string;
     try {
       const model = w.load ? await w.load({ ctx: req.ctx, db: deps.db, settings: w.settings, now: deps.clock.now() }) : {};
-      html = deps.views.render(w.view, { ...(model as object), workspace: req.ctx.workspace, user: req.ctx.user, csrfToken, brand }, { ability: req.ctx.ability });
+      html = deps.views.render(w.view, { ...(model as object), workspace: req.ctx.workspace, user: req.ctx.user, csrfToken, brand }, data);
     } catch (err) {
       req.ctx.log.error({ err, widget: `${w.owner}/${w.id}` }, 'widget failed');
       html = deps.views.render('core/widget-error', {}, {});

@@ -65,4 +65,27 @@ test('a client admin sees no event about an internal file or folder; shared ones
   assert.ok(Number((all as { n: number | string }).n) > ids.length, 'clients see fewer rows than the log holds');
 });
 
+test('the activity reads as sentences, with names linked and times in the reader’s zone; no codes or ids', async () => {
+  const { text } = await listedEvents(w.as.client_admin);
+  const shared = await fileIdByName(w, 'report.txt');
+  assert.match(text, `<strong>client_admin person</strong> downloaded <a href="/w/${w.ws.slug}/files/f/${shared}">report.txt</a>`);
+  assert.match(text, `<strong>staff person</strong> uploaded <a href="/w/${w.ws.slug}/files/f/${shared}">report.txt</a>`);
+  assert.not.match(text, 'files.file.download');
+  assert.not.match(text, /\bFile [0-9a-f]{8}/);
+  assert.not.match(text, 'Times are in UTC');
+  // Relative, with the exact time on hover, in the firm's zone until the person picks their own.
+  assert.match(text, /<time datetime="[^"]+" title="\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d UTC">(just now|\d+ (minute|hour)s? ago)<\/time>/);
+  const c = w.as.client_admin;
+  const bad = await c.postForm('/account/time-zone', { timeZone: 'Mars/Olympus' });
+  assert.is(bad.status, 400);
+  assert.match(bad.text, 'Choose a time zone from the list');
+  assert.is((await c.postForm('/account/time-zone', { timeZone: 'Asia/Tokyo' })).status, 303);
+  const after = await listedEvents(c);
+  assert.match(after.text, /title="\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d GMT\+9"/);
+  assert.match((await c.get('/account')).text, /<option value="Asia\/Tokyo" selected>/);
+  assert.ok(await w.app.kernel.db('audit_events').where({ action: 'core.user.time_zone' }).first(), 'the change is audited');
+  // Back to the firm's zone, which an admin sets on the branding page.
+  assert.is((await c.postForm('/account/time-zone', { timeZone: '' })).status, 303);
+});
+
 test.run();
