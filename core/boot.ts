@@ -112,6 +112,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       { area: 'admin', label: 'Security', path: '/security', order: 3, can: ['update', 'Person'] },
       { area: 'admin', label: 'Mail', path: '/mail', order: 4, can: ['read', 'Mail'] },
       { area: 'admin', label: 'Audit log', path: '/audit', order: 5, can: ['read', 'AuditLog'] },
+      { area: 'admin', label: 'Style guide', path: '/style-guide', order: 9 },
       { area: 'workspace', label: 'Invitations', path: '/invitations', order: 90, can: ['read', 'Invitation'] },
       { area: 'staff', label: 'Invitations', path: '/invitations', order: 80, can: ['read', 'Invitation'] },
       { area: 'workspace', label: 'Activity', path: '/audit', order: 90, can: ['read', 'AuditLog'] },

@@ -65,7 +65,7 @@
 
   // ---- toasts
   function enhanceToasts(region) {
-    if (region.dataset.uiEnhanced) return;
+    if (region.dataset.uiEnhanced || region.hasAttribute('data-ui-static')) return;
     region.dataset.uiEnhanced = 'yes';
     var errors = region.querySelectorAll('.ui-toast-error').length;
     if (!errors) region.classList.add('is-floating');

@@ -18,6 +18,7 @@ import { authRoutes } from './routes/auth.ts';
 import { setupRoutes } from './routes/setup.ts';
 import { homeRoutes } from './routes/home.ts';
 import { adminRoutes } from './routes/admin.ts';
+import { styleGuideRoutes } from './routes/style-guide.ts';
 import { adminConsoleRoutes } from './routes/admin-console.ts';
 import { notificationRoutes } from './routes/notifications.ts';
 import { passwordRoutes } from './routes/password.ts';
@@ -203,6 +204,7 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
   });
   app.use(homeRoutes(deps));
   app.use(adminRoutes(deps));
+  app.use(styleGuideRoutes(deps));
   app.use(adminConsoleRoutes(deps));
   app.use(notificationRoutes(deps));
   app.use(adminStaffRoutes(deps)); // before admin-people: /admin/people/new is not a person's id

@@ -127,6 +127,7 @@ async function main(): Promise<void> {
     const seeded = spawnSync(process.execPath, ['bin/atrium.js', 'demo:seed', '--password', PASSWORD], { env, encoding: 'utf8' });
     if (seeded.status !== 0) throw new Error(`demo:seed failed: ${seeded.stderr}`);
 
+    const ownerState = await signIn(browser, base, OWNER.email);
     const staffState = await signIn(browser, base, STAFF);
     const clientState = await signIn(browser, base, CLIENT);
 
@@ -162,6 +163,7 @@ async function main(): Promise<void> {
       { name: 'file-staff', state: staffState, path: fileHref },
       { name: 'folder-dialog-staff', state: staffState, path: `/w/northwind/files/folders/${contracts}`, click: '#new-folder > summary' },
       { name: 'staff-overview', state: staffState, path: '/staff/' },
+      { name: 'style-guide', state: ownerState, path: '/admin/style-guide' },
       // The home first: visiting the files page resets "new deliverables since your last visit".
       { name: 'client-home', state: clientState, path: '/w/northwind/' },
       { name: 'files-client', state: clientState, path: '/w/northwind/files/' },
