@@ -146,9 +146,9 @@ test('/inbox: across the workspaces, overdue first, the workspace named; the hea
   const page = await as.ada.get('/inbox');
   assert.is(page.status, 200);
   assert.equal(titles(page.text), ['Ada review overdue 2 days', 'Ada task overdue 1 day', 'Ada review due tomorrow', 'Ada task undated']);
-  assert.match(page.text, '4 things are waiting for you, <strong>2 overdue</strong>');
+  assert.match(page.text, '4 things are waiting for you, 2 overdue. The most urgent come first.');
   assert.match(page.text, 'Review · Bolt &amp; Co');
-  assert.match(page.text, '2026-12-05 <strong class="badge badge-overdue">Overdue</strong>');
+  assert.match(page.text, /2026-12-05 <span class="ui-badge ui-badge-danger">Overdue<\/span>/);
   assert.match(page.text, '>Review<span class="visually-hidden">: Ada review overdue 2 days</span>');
   assert.is(headerCount(page.text), 4);
   assert.not.match(page.text, 'Ben task');
@@ -156,7 +156,7 @@ test('/inbox: across the workspaces, overdue first, the workspace named; the hea
 
   const empty = await as.vic.get('/inbox');
   assert.match(empty.text, 'Nothing is waiting on you');
-  assert.match(empty.text, '<a href="/w/acme/">Acme Ltd</a>');
+  assert.match(empty.text, '<a class="button" href="/w/acme/">Go to Acme Ltd</a>');
   assert.is(headerCount(empty.text), 0);
   // Signed out: to the sign-in page.
   const anon = await app.client().get('/inbox');

@@ -18,6 +18,7 @@ import { linkRoutes } from './signing.ts';
 import type { SignDeps } from './service.ts';
 
 const MY_STATUS: Record<string, string> = { pending: 'Your turn to sign', waiting: 'Waiting for earlier signers', signed: 'You signed', declined: 'You declined', voided: 'Cancelled' };
+const MY_TONE: Record<string, string> = { pending: 'brand', waiting: 'info', signed: 'success', declined: 'warning', voided: 'neutral' };
 const ENVELOPE_STATUS: Record<string, string> = { sent: 'Out for signature', completed: 'Signed by everyone', declined: 'Declined', voided: 'Cancelled by the sender' };
 const pageQuery = z.object({ page: z.coerce.number().int().min(1).max(100_000).catch(1) });
 
@@ -64,6 +65,7 @@ export function portalRoutes(workspace: Router, deps: SignDeps): void {
           title: String(r.title),
           document: String(r.document_name),
           status: MY_STATUS[String(r.status)] ?? String(r.status),
+          tone: MY_TONE[String(r.status)] ?? 'neutral',
           envelopeStatus: ENVELOPE_STATUS[String(r.envelope_status)] ?? String(r.envelope_status),
           yourTurn: r.status === 'pending',
           sentAt: Number(r.sent_at),
@@ -71,6 +73,7 @@ export function portalRoutes(workspace: Router, deps: SignDeps): void {
           href: `${base(req)}/sign/${String(r.id)}/`,
         })),
         yours,
+        lede: yours ? `${yours} ${yours === 1 ? 'document is' : 'documents are'} waiting for your signature.` : 'Nothing is waiting for your signature.',
         total,
         page,
         pages,

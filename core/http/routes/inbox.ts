@@ -59,6 +59,8 @@ export function inboxRoutes(deps: HttpDeps): Router {
       'core/inbox',
       {
         enabled: true,
+        lede: list.total ? `${list.total} ${list.total === 1 ? 'thing is' : 'things are'} waiting for you${list.overdue ? `, ${list.overdue} overdue` : ''}. The most urgent come first.` : null,
+        caption: `Waiting on you, the most urgent first${pages > 1 ? `, page ${page} of ${pages}` : ''}`,
         items: list.items.map((i) => itemModel(i, { showWorkspace: many })),
         total: list.total,
         overdue: list.overdue,

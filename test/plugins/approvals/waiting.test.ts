@@ -64,7 +64,7 @@ test('a due date: an overdue request comes first and is marked; a withdrawn one 
   await signIn(w, 'staff');
   const page = await inbox('member2');
   assert.ok(page.indexOf('Soon one') < page.indexOf('Later one'), 'the overdue one first');
-  assert.match(page, /2026-12-08 <strong class="badge badge-overdue">Overdue<\/strong>/);
+  assert.match(page, /2026-12-08 <span class="ui-badge ui-badge-danger">Overdue<\/span>/);
   assert.match(page, '1 overdue');
   assert.is(count(page), 2);
   assert.is((await w.as.staff.postForm(`/w/acme/approvals/r/${later.id}/cancel`, {})).status, 303);
