@@ -46,6 +46,7 @@ export async function staffControls(deps: HttpDeps, req: Request, person: { id: 
   const canChangeRole = Boolean(firmRole) && person.id !== me.id && grantable.includes(firmRole!) && req.ctx.ability.can('update', 'Person');
   const invited = Boolean(firmRole) && (await awaitingPassword(deps.db, person.id));
   return {
+    isFirm: Boolean(firmRole),
     recent: recentlyAuthenticated(deps, req),
     reauthHref: reauthHref(`/admin/people/${person.id}`),
     canChangeRole,
