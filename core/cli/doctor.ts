@@ -41,7 +41,7 @@ export function checkConfig(config: AtriumConfig, env: NodeJS.ProcessEnv = proce
   }
   if (baseUrlIsDerived(config)) {
     add(
-      'DOC021_BASE_URL_NOT_SET',
+      'DOC019_BASE_URL_NOT_SET',
       `ATRIUM_BASE_URL is not set, so links in mail (invitations, password resets) follow the server's own address, ${config.baseUrl}, which opens only on this machine.`,
       'Set ATRIUM_BASE_URL to the address people use, e.g. https://portal.yourfirm.com.',
     );

@@ -76,13 +76,13 @@ test('the default development configuration: coded warnings, exit 0, and exit 1 
 
 test('doctor says when the mail links address is a guess, or names a port Atrium does not listen on', () => {
   const guessed = checkConfig(loadConfig({ env: {}, overrides: { dataDir: db.dataDir, baseUrl: '', port: 8080 } }), {});
-  const f = guessed.find((x) => x.code === 'DOC021_BASE_URL_NOT_SET');
+  const f = guessed.find((x) => x.code === 'DOC019_BASE_URL_NOT_SET');
   assert.ok(f);
   assert.match(f!.message, 'http://localhost:8080');
   const stale = checkConfig(loadConfig({ env: {}, overrides: { dataDir: db.dataDir, baseUrl: 'http://localhost:3000', port: 8080 } }), {}).map((x) => x.code);
   assert.ok(stale.includes('DOC022_BASE_URL_WRONG_PORT'));
   const set = checkConfig(loadConfig({ env: {}, overrides: { dataDir: db.dataDir, baseUrl: 'https://portal.harbor.example', port: 8080 } }), {}).map((x) => x.code);
-  assert.not.ok(set.includes('DOC021_BASE_URL_NOT_SET'));
+  assert.not.ok(set.includes('DOC019_BASE_URL_NOT_SET'));
   assert.not.ok(set.includes('DOC022_BASE_URL_WRONG_PORT'));
 });
 
