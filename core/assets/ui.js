@@ -7,6 +7,8 @@
 //   after a while unless the pointer or focus is on them. Errors stay in the page until closed.
 // - ui/drop-zone: drag feedback (is-dragging) and dropped files put into the zone's file input,
 //   then a bubbling `ui:drop` event (a plugin decides whether to submit).
+// - ui/file-browser: a selection form submitted with nothing ticked shows its sentence beside the
+//   button (no round trip, no error page) and puts focus on the first checkbox.
 // - details[data-ui-collapse-narrow]: open for everyone without script; closed on load when the
 //   screen is narrow, so a long side list does not push the page down on a phone.
 (function () {
@@ -142,6 +144,25 @@
     input.files = event.dataTransfer.files;
     input.dispatchEvent(new Event('change', { bubbles: true }));
     zone.dispatchEvent(new CustomEvent('ui:drop', { bubbles: true, detail: { files: input.files } }));
+  });
+
+  // ---- file browser selection: nothing ticked says so beside the button instead of posting
+  document.addEventListener('submit', function (event) {
+    var form = event.target;
+    var none = form && form.querySelector && form.matches('form.ui-files') ? form.querySelector('[data-ui-files-none]') : null;
+    if (!none || form.querySelector('input[name=ids]:checked')) return;
+    event.preventDefault();
+    var text = none.textContent;
+    none.hidden = false;
+    none.textContent = text; // set again so the alert is read out
+    var first = form.querySelector('input[name=ids]');
+    if (first) first.focus();
+  });
+  document.addEventListener('change', function (event) {
+    var box = event.target;
+    if (!box || box.name !== 'ids' || !box.checked || !box.form) return;
+    var none = box.form.querySelector('[data-ui-files-none]');
+    if (none) none.hidden = true;
   });
 
   function enhance(root) {

@@ -173,7 +173,9 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
       next: page < last ? link({ page: page + 1 }) : null,
       sorts: { name: sortLink('name'), size: sortLink('size'), updated: sortLink('updated') },
       empty: !rows.length && !subfolders.length,
-      zipAction: `${base(req)}/zip`,
+      // The list's own place and query ride along, so an empty selection can answer with this
+      // same page (POST /zip below).
+      zipAction: `${base(req)}/zip?${new URLSearchParams({ ...(folder.id ? { folder: folder.id } : {}), ...(search ? { q: search } : {}), sort: q.sort, dir: q.dir, page: String(page), ...(q.view === 'grid' ? { view: 'grid' } : {}) })}`,
     };
   }
 
@@ -409,7 +411,15 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
   });
 
   workspace.post('/zip', authorize('download', 'File'), async (req, res, next) => {
-    const parsed = zipForm.safeParse(formBody(req.body));
+    const body = formBody(req.body);
+    if (body.ids === undefined || body.ids === '') {
+      // Nothing ticked (ui.js says so without posting; this is the answer without JS): the same
+      // folder page again, the sentence beside the button, not an error page.
+      const folder = await folderOrRoot(req, typeof req.query.folder === 'string' ? req.query.folder : '', settings);
+      if (!folder) return next(notFound());
+      return page(req, folder, { zipNone: true }, 400);
+    }
+    const parsed = zipForm.safeParse(body);
     if (!parsed.success) return next(fail(400, 'choose files to download'));
     const ids = ([] as string[]).concat(parsed.data.ids);
     const entries = await zipEntries(req, [], ids);
