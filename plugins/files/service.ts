@@ -75,7 +75,8 @@ export async function notifyClientUpload(
   folder: { id: string | null; name: string; area: string },
   files: UploadedFile[],
 ): Promise<void> {
-  const shared = folder.area === 'internal' ? [] : files.filter((f) => f.area === 'shared');
+  // By name: the files of one request arrive in no fixed order.
+  const shared = (folder.area === 'internal' ? [] : files.filter((f) => f.area === 'shared')).sort((a, b) => a.name.localeCompare(b.name));
   if (!shared.length) return;
   const staff = (await membersOf(trx, ws.id, { staff: true, limit: 1000 })).filter((p) => p.userId !== uploader.id);
   if (!staff.length) return;

@@ -43,7 +43,7 @@ test('a client uploads three files at once: one notice to each of the account te
   assert.equal(got.map((n) => n.user_id).sort(), [w.users.staff, colleague].sort(), 'the account team, once each');
   for (const n of got) {
     assert.is(n.subject, 'client_member person uploaded 3 files to Acme Ltd');
-    assert.is(n.body, 'client_member person uploaded 3 files to Acme Ltd: Receipts March.pdf, Receipts April.pdf, Bank statement.pdf.');
+    assert.is(n.body, 'client_member person uploaded 3 files to Acme Ltd: Bank statement.pdf, Receipts April.pdf, Receipts March.pdf.');
     assert.is(n.link, `/w/${w.ws.slug}/files/`);
   }
   // Mailed at once (their preference), one mail each, with the link into the portal.
