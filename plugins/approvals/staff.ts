@@ -64,7 +64,7 @@ export function staffRoutes(staff: Router, deps: ApprovalsDeps): void {
       prev: page > 1 ? link(page - 1) : null,
       next: page < pages ? link(page + 1) : null,
       filters: {
-        statuses: [{ value: 'open', label: 'Needs attention (waiting or changes requested)' }, { value: 'pending', label: 'Waiting' }, { value: 'all', label: 'All' }, { value: 'approved', label: 'Approved' }, { value: 'changes_requested', label: 'Changes requested' }, { value: 'cancelled', label: 'Withdrawn' }].map((s) => ({ ...s, selected: s.value === q.status })),
+        statuses: [{ value: 'open', label: 'Waiting or changes requested' }, { value: 'pending', label: 'Waiting' }, { value: 'all', label: 'All' }, { value: 'approved', label: 'Approved' }, { value: 'changes_requested', label: 'Changes requested' }, { value: 'cancelled', label: 'Withdrawn' }].map((s) => ({ ...s, selected: s.value === q.status })),
         workspaces: workspaces.map((w) => ({ value: w.slug, label: w.name, selected: w.slug === q.workspace })),
         dues: [{ value: 'any', label: 'Any' }, { value: 'overdue', label: 'Overdue' }, { value: 'week', label: 'Due within 7 days' }, { value: 'none', label: 'No due date' }].map((s) => ({ ...s, selected: s.value === q.due })),
       },

@@ -35,7 +35,7 @@ test('the default shows waiting and changes requested, and says so in the filter
   assert.match(page.text, 'Sent back', 'changes requested needs the firm');
   assert.not.match(page.text, 'All done');
   assert.not.match(page.text, 'Withdrawn one');
-  assert.match(page.text, /<option value="open" selected>Needs attention \(waiting or changes requested\)<\/option>/);
+  assert.match(page.text, /<option value="open" selected>Waiting or changes requested<\/option>/);
   // The htmx swap of the results alone gives the same rows.
   const fragment = await w.as.staff.get('/staff/approvals/', { 'HX-Request': 'true', 'HX-Target': 'approvals-queue' });
   assert.match(fragment.text, 'Sent back');
