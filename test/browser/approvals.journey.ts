@@ -72,7 +72,8 @@ test('the client opens the emailed link on a phone without signing in, downloads
   assert.is(download.suggestedFilename(), 'Homepage design.txt');
   await phone.getByRole('button', { name: 'Approve version 1' }).click();
   await phone.waitForLoadState();
-  assert.match((await phone.textContent('main')) ?? '', 'you approved');
+  assert.match((await phone.textContent('main')) ?? '', 'Your answer to “Approve the homepage design” is recorded: approved.');
+  assert.match((await phone.textContent('main')) ?? '', 'Harbor & Vale LLP keeps a record of your decision');
   await art.check(phone, '05-link-done');
   // The link is used up: opening it again says so in the kernel's words (404).
   const again = await phone.goto(`${w.app.url}${path}`);
