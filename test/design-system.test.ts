@@ -149,6 +149,19 @@ test('page header: one heading, badges, a lede and the actions block', () => {
   assert.not.match(render('{{> ui/page-header title="T" badges=false}}'), 'page-header-actions', 'no empty actions box');
 });
 
+test('a component’s block is rendered once, with the page’s data, and its wrapper only when it printed something', () => {
+  // A block that starts with a block helper (the `if` helper used to call the block and get '').
+  const opts = render('{{#> ui/drop-zone id="f" name="files" label="Drop" optionsShown=staff}}{{#if staff}}<p>staff only</p>{{/if}}{{/ui/drop-zone}}', { staff: true });
+  assert.match(opts, '<div class="ui-drop-options"><p>staff only</p></div>');
+  const none = render('{{#> ui/page-header title="T" badges=false}}{{#if canCreate}}<a href="/new">New</a>{{/if}}{{/ui/page-header}}', { canCreate: false });
+  assert.not.match(none, 'page-header-actions', 'no empty actions box when the block prints nothing');
+  const nested = render('{{#> ui/page-header title="T" badges=false}}<a href="/a">A</a>{{> ui/dialog id="d" trigger="X" title="Y" action="/del" confirm="Delete" text=false}}{{/ui/page-header}}');
+  assert.is((nested.match(/href="\/a"/g) ?? []).length, 1, 'a dialog without a block does not repeat the outer block');
+  const rows = render('{{#each rows}}{{#> ui/empty title="T" compact=true}}{{#if open}}<a href="/x">{{n}}</a>{{/if}}{{/ui/empty}}{{/each}}', { rows: [{ n: 'r1', open: true }, { n: 'r2', open: false }] });
+  assert.match(rows, '<div class="ui-actions"><a href="/x">r1</a></div>', 'the row’s fields reach the block');
+  assert.not.match(rows, 'r2');
+});
+
 test('icons: decorative unless labelled; unknown names draw nothing; file kinds come from the extension, then the content type', () => {
   assert.match(iconSvg('download'), 'aria-hidden="true"');
   assert.match(iconSvg('lock', { label: 'Internal "x"' }), 'role="img" aria-label="Internal &quot;x&quot;"');

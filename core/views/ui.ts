@@ -125,6 +125,17 @@ export function registerUiHelpers(hb: typeof Handlebars): void {
     const n = Number(ms);
     return Number.isFinite(n) && n > 0 ? new Date(n).toISOString() : '';
   });
+  // {{#withBlock @partial-block}}…{{@block}}…{{/withBlock}}: renders a partial's block once and
+  // shows the wrapper only when the block printed something. Never `{{#if @partial-block}}`: the
+  // `if` helper calls a function it is given, so that renders the block an extra time, without
+  // the page's data, and a block that starts with a block helper comes out empty.
+  hb.registerHelper('withBlock', function (this: unknown, block: unknown, options: Handlebars.HelperOptions) {
+    const html = typeof block === 'function' ? String((block as (ctx: unknown, o: object) => unknown)(this, { data: options.data })) : '';
+    if (!html.trim()) return options.inverse(this);
+    const data = hb.createFrame(options.data);
+    data.block = new hb.SafeString(html);
+    return options.fn(this, { data });
+  });
   // Builders for partial parameters: (array "a" "b"), (object label="Name" href=url), (onlyIf cond x), (concat "a" b).
   // `array` leaves out empty entries, so (array (onlyIf cond (object …)) …) builds a list of what applies.
   hb.registerHelper('array', (...args: unknown[]) => args.slice(0, -1).filter((a) => a !== undefined && a !== null && a !== false && a !== ''));
