@@ -3,7 +3,7 @@
 // subject type here; approvals asks the registry to describe a subject, always through a workspace
 // scope, so a subject of another workspace simply is not found. Neither plugin imports the other.
 //
-//   approvables.register('files', { type: 'files.version', label: 'File', describe, send })
+//   approvables.register('files', { type: 'files.version', label: 'File', describe, send, pages, pageImage })
 //   await approvables.revised(trx, { workspaceId, type, subjectId, versionId, number, sha256 })
 //   approvables.onRevised(async (trx, revision) => { ... })   // runs inside that same transaction
 //
@@ -14,6 +14,7 @@ import type { EventBus } from './events.ts';
 import type { PermissionRegistry } from './permissions.ts';
 import type { WorkspaceRole } from './plugins/define.ts';
 import type { WorkspaceScope } from './tenancy.ts';
+import type { DocumentPages, PageImage } from './document-pages.ts';
 import { AtriumError } from './errors.ts';
 
 /** One subject at one version, as the owner describes it. Every field is safe to show its readers. */
@@ -46,6 +47,14 @@ export interface ApprovableType {
    * Resolves false when there is nothing to send (the caller answers 404). Optional.
    */
   send?(req: Request, res: Response, scope: WorkspaceScope, subjectId: string, versionId: string): Promise<boolean>;
+  /**
+   * The pages of one version as images, to read it where it is decided (core/document-pages.ts);
+   * undefined when the version is not in this workspace. Optional: without it the approval pages
+   * offer the download only.
+   */
+  pages?(scope: WorkspaceScope, subjectId: string, versionId: string): Promise<DocumentPages | undefined>;
+  /** Page `n`'s image of one version; undefined when there is no such page or it is not in `scope`. */
+  pageImage?(scope: WorkspaceScope, subjectId: string, versionId: string, n: number): Promise<PageImage | undefined>;
 }
 
 export interface ApprovableRevision {
@@ -104,6 +113,20 @@ export class ApprovableRegistry {
     const t = this.types.get(type);
     if (!t?.send) return false;
     return t.send(req, res, scope, subjectId, versionId);
+  }
+
+  /** A version's pages as images; undefined when the type cannot show pages or the version is not in `scope`. */
+  async pages(scope: WorkspaceScope, type: string, subjectId: string, versionId: string): Promise<DocumentPages | undefined> {
+    const t = this.types.get(type);
+    if (!t?.pages || !subjectId || !versionId) return undefined;
+    return t.pages(scope, subjectId, versionId);
+  }
+
+  /** Page `n` of a version as an image; undefined when there is none (the caller answers 404). */
+  async pageImage(scope: WorkspaceScope, type: string, subjectId: string, versionId: string, n: number): Promise<PageImage | undefined> {
+    const t = this.types.get(type);
+    if (!t?.pageImage || !subjectId || !versionId) return undefined;
+    return t.pageImage(scope, subjectId, versionId, n);
   }
 
   /** Called by approvals (or any plugin) to act on a revision inside the reporting transaction. */

@@ -36,6 +36,7 @@ export type { StorageService, StoredBlob, OpenedBlob } from './storage/index.ts'
 export type { LinkService, LinkGrant, IssueLink } from './links.ts';
 export type { JobRunner } from './jobs.ts';
 export type { ApprovableRegistry, ApprovableType, ApprovableSubject, ApprovableRevision } from './approvables.ts';
+export { documentView, pageImageName, pageNumber, sendPageImage, type DocumentPage, type DocumentPages, type DocumentView, type PageImage } from './document-pages.ts';
 export type { WaitingRegistry, WaitingProvider, WaitingPerson, WaitingRow, WaitingItem, WaitingList, WaitingWorkspace } from './waiting.ts';
 export { PERSON_ID } from './permissions.ts';
 export { KERNEL_VERSION } from './version.ts';

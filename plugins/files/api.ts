@@ -1,12 +1,14 @@
 // The files plugin's service for other plugins (signatures, approvals): describe a file's current
-// version, read a version's bytes (authenticated and hash-checked), and add a version (stored
+// version, read a version's bytes (authenticated and hash-checked), show a PDF version's pages as
+// images to read it in place (pages.ts), and add a version (stored
 // through the kernel's encrypted storage with the same bind string as an upload, recorded with
 // its audit event and the `files.version.created` event, exactly as an upload records one).
 // Exported on the root container from the files plugin's `register` hook, as `FilesApi`.
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
-import { AtriumError, newId, token, Tokens, type AuditEntry, type Db, type PluginContext, type Trx } from '../../core/index.ts';
+import { AtriumError, newId, token, Tokens, type AuditEntry, type Db, type DocumentPages, type PageImage, type PluginContext, type Trx } from '../../core/index.ts';
 import { bindFor } from './download.ts';
+import { PageImages, type PageSource } from './pages.ts';
 import type { FilesSettings } from './settings.ts';
 
 /** One version of a file, as other plugins see it. */
@@ -49,6 +51,15 @@ export interface FilesApi {
   readVersion(workspaceId: string, fileId: string, versionId: string, opts?: { maxBytes?: number; db?: Db | Trx }): Promise<Buffer>;
   /** Store `bytes` as the file's new current version, in `trx` (with its audit and event). */
   addVersion(trx: Trx, input: AddVersionInput): Promise<FileVersionInfo>;
+  /**
+   * The pages of one version (a PDF) as images, to read it in place: the first `pagesShown` pages
+   * with their sizes, or why they cannot be shown (not a PDF, too large, unreadable: the page then
+   * offers the download). Like readVersion, any version of a file of this workspace, trashed
+   * files included: the caller decides who may read it, and serves the images from its own route.
+   */
+  pages(workspaceId: string, fileId: string, versionId: string): Promise<DocumentPages>;
+  /** Page `n` of one version as a JPEG, or undefined (no such page, or it cannot be drawn: 404). */
+  pageImage(workspaceId: string, fileId: string, versionId: string, n: number): Promise<PageImage | undefined>;
 }
 
 /** Other plugins resolve this token (and list `files` in their `requires`). */
@@ -77,6 +88,8 @@ export function exportFilesApi(ctx: PluginContext<FilesSettings>): void {
       const audit = c.resolve(Tokens.Audit);
       const events = c.resolve(Tokens.Events);
       const clock = c.resolve(Tokens.Clock);
+      // One renderer and memory cache of page images per running instance (pages.ts).
+      const pageImages = new PageImages({ settings: ctx.settings, logger: ctx.logger });
 
       // Every read is keyed by the workspace: another workspace's ids simply are not found.
       const versionQuery = (q: Db | Trx, workspaceId: string, fileId: string) =>
@@ -171,7 +184,25 @@ export function exportFilesApi(ctx: PluginContext<FilesSettings>): void {
             throw err;
           }
         },
+
+        async pages(workspaceId, fileId, versionId) {
+          const src = await pageSource(workspaceId, fileId, versionId);
+          return src ? pageImages.describe(src) : { ok: false, reason: 'not a PDF' };
+        },
+
+        async pageImage(workspaceId, fileId, versionId, n) {
+          const src = await pageSource(workspaceId, fileId, versionId);
+          return src ? pageImages.image(src, n) : undefined;
+        },
       };
+
+      /** A PDF version as the page renderer reads it; undefined for a missing version or another type. */
+      async function pageSource(workspaceId: string, fileId: string, versionId: string): Promise<PageSource | undefined> {
+        const r = (await db('files_versions').where({ workspace_id: workspaceId, file_id: fileId, id: versionId }).first('size', 'sha256', 'content_type')) as Row | undefined;
+        if (!r || r.content_type !== 'application/pdf') return undefined;
+        const size = Number(r.size);
+        return { workspaceId, versionId, size, sha256: String(r.sha256), read: () => api.readVersion(workspaceId, fileId, versionId, { maxBytes: size }) };
+      }
       return api;
     },
   });

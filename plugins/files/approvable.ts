@@ -1,9 +1,11 @@
 // File versions as approvable subjects (the kernel's contract in core/approvables.ts). Registered
 // from the files plugin's `register` hook: the type `files.version` describes a file at its current
-// (or a given) version through the workspace scope, streams that exact version, and reports each
-// new or restored version to the registry so open approval requests re-open against it.
+// (or a given) version through the workspace scope, streams that exact version, shows its pages
+// as images (a PDF read in place on the approval pages: pages.ts through the files API), and
+// reports each new or restored version to the registry so open approval requests re-open against it.
 import type { Request, Response } from 'express';
-import { Tokens, transaction, type PluginContext } from '../../core/index.ts';
+import { Tokens, transaction, type PluginContext, type WorkspaceScope } from '../../core/index.ts';
+import { FilesApi } from './api.ts';
 import { sendVersion } from './download.ts';
 import { FILE_COLS, VERSION_COLS, normFile, normVersion } from './repo.ts';
 import type { FilesSettings } from './settings.ts';
@@ -12,6 +14,16 @@ export const FILE_VERSION = 'files.version';
 
 export function registerApprovables(ctx: PluginContext<FilesSettings>): void {
   const registry = ctx.container.resolve(Tokens.Approvables);
+
+  /**
+   * Whether `versionId` is a PDF version of a live file of `scope`'s workspace (as describe and send
+   * check): only PDFs have pages to show; for anything else the approval pages keep the download.
+   */
+  const pdfInScope = async (scope: WorkspaceScope, fileId: string, versionId: string) => {
+    const f = await scope.table('files_files').where({ id: fileId }).whereNull('deleted_at').first('id');
+    const v = f ? await scope.table('files_versions').where({ file_id: fileId, id: versionId }).first('content_type') : undefined;
+    return v?.content_type === 'application/pdf';
+  };
 
   registry.register('files', {
     type: FILE_VERSION,
@@ -46,6 +58,14 @@ export function registerApprovables(ctx: PluginContext<FilesSettings>): void {
       if (!v) return false;
       await sendVersion(req, res, ctx.container.resolve(Tokens.Storage), ctx.container.resolve(Tokens.Db), normFile(f), normVersion(v));
       return true;
+    },
+    async pages(scope, fileId, versionId) {
+      if (!(await pdfInScope(scope, fileId, versionId))) return undefined;
+      return ctx.container.resolve(FilesApi).pages(scope.workspaceId, fileId, versionId);
+    },
+    async pageImage(scope, fileId, versionId, n) {
+      if (!(await pdfInScope(scope, fileId, versionId))) return undefined;
+      return ctx.container.resolve(FilesApi).pageImage(scope.workspaceId, fileId, versionId, n);
     },
   });
 

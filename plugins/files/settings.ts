@@ -24,6 +24,13 @@ export const settingsSchema = z.strictObject({
    * previews off.
    */
   previewMaxBytes: z.number().int().min(0).max(200 * MiB).default(25 * MiB),
+  /**
+   * Pages of a PDF shown in place on approval and signing pages (pages.ts); the rest are read by
+   * downloading. PDFs larger than `previewMaxBytes` are not shown in place either. 0 turns it off.
+   */
+  pagesShown: z.number().int().min(0).max(200).default(30),
+  /** Page images each process keeps in memory, in MiB (least recently used documents go first). */
+  pagesCacheMiB: z.number().int().min(1).max(4096).default(64),
 });
 
 export type FilesSettings = z.infer<typeof settingsSchema>;
