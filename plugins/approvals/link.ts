@@ -1,10 +1,11 @@
 // The emailed decision link, mounted by the kernel at /l/approvals/:token (core/links.ts resolves
 // the token first: unknown, expired, used or revoked all answer 404, and req.ctx.link, workspace
-// and scope are the link's). GET shows the document and the buttons and never writes the decision
-// (mail scanners follow links); POST decides as the link's person and uses the link up, in one
-// transaction. No sign-in is needed; the CSRF token comes from an anonymous session as usual.
+// and scope are the link's). GET shows the document (its pages read in place, from GET /pages/:page,
+// and a download) and the buttons and never writes the decision (mail scanners follow links); POST
+// decides as the link's person and uses the link up, in one transaction. No sign-in is needed; the
+// CSRF token comes from an anonymous session as usual.
 import type { Request, Response, Router } from 'express';
-import { fieldErrors, formBody, notFound, transaction } from '../../core/index.ts';
+import { documentView, fieldErrors, formBody, notFound, pageImageName, pageNumber, sendPageImage, transaction } from '../../core/index.ts';
 import { decideForm } from './forms.ts';
 import { REFUSALS } from './routes.ts';
 import { REQUEST_COLS, approversOf, awaiting, dayString, decide, decisionsOf, normRequest, type ApprovalsDeps, type DecideResult, type RequestRow } from './service.ts';
@@ -49,6 +50,7 @@ export function linkRoutes(link: Router, deps: ApprovalsDeps): void {
           ? 'You have already answered this request. Thank you.'
           : 'It is not your turn yet: you will get an email when it is.';
     const subject = await approvables.describe(req.ctx.scope!, r.subject_type, r.subject_id, { versionId: r.version_id });
+    const pages = subject ? await approvables.pages(req.ctx.scope!, r.subject_type, r.subject_id, r.version_id) : undefined;
     res.setHeader('Referrer-Policy', 'no-referrer');
     await req.ctx.render(
       'approvals/link',
@@ -57,6 +59,8 @@ export function linkRoutes(link: Router, deps: ApprovalsDeps): void {
         personName: name,
         request: { title: r.title, message: r.message, dueDay: r.due_at !== null ? dayString(r.due_at) : null, autoApprove: r.auto_approve, sequential: r.sequence === 'sequential' },
         subject: { label: approvables.label(r.subject_type), title: r.subject_title, versionNumber: r.version_number, sha256: r.sha256, size: subject?.size ?? null, download: subject ? `${base(req)}/download` : null },
+        // The version being decided, read in place (a subject without pages keeps its download button).
+        document: pages ? documentView(pages, { name: r.subject_title, src: (n) => `${base(req)}/pages/${n}`, download: `${base(req)}/download`, downloadLabel: `Download version ${r.version_number}` }) : null,
         canDecide,
         state,
         action: base(req),
@@ -73,6 +77,19 @@ export function linkRoutes(link: Router, deps: ApprovalsDeps): void {
     const found = await load(req);
     if (!found) return next(notFound());
     await page(req, res, found);
+  });
+
+  // One page of the version being decided, as an image, for this link's person only (the same
+  // lookup as the page). Reading is not taking: no receipt, no write (a GET by a mail scanner too).
+  link.get('/pages/:page', async (req, res, next) => {
+    const found = await load(req);
+    if (!found) return next(notFound());
+    const { r } = found;
+    const n = pageNumber(req.params.page);
+    const image = n ? await approvables.pageImage(req.ctx.scope!, r.subject_type, r.subject_id, r.version_id, n) : undefined;
+    if (!image) return next(notFound());
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    sendPageImage(res, pageImageName(r.subject_title, n!), image);
   });
 
   link.get('/download', async (req, res, next) => {

@@ -1,10 +1,11 @@
 // The workspace pages of the approvals plugin, mounted at /w/:workspace/approvals: the list (with
 // "awaiting my decision" first), a new request for any registered approvable subject, a request's
-// page with its history, and the decide and withdraw actions. Every read goes through the
-// workspace scope (repo.ts); every change is one transaction with its audit event.
+// page with its history and the document itself (its pages as images, read in place), and the
+// decide and withdraw actions. Every read goes through the workspace scope (repo.ts); every change
+// is one transaction with its audit event.
 import type { NextFunction, Request, Response, Router } from 'express';
 import { z } from 'zod';
-import { authorize, fieldErrors, formBody, notFound, transaction } from '../../core/index.ts';
+import { authorize, documentView, fieldErrors, formBody, notFound, pageImageName, pageNumber, sendPageImage, transaction } from '../../core/index.ts';
 import { createForm, decideForm, newQuery, orderApprovers } from './forms.ts';
 import { detail, summary } from './models.ts';
 import { awaitingUser, findRequest, seesAll, visibleRequests } from './repo.ts';
@@ -137,10 +138,16 @@ export function workspaceRoutes(workspace: Router, deps: ApprovalsDeps): void {
     const approvers = await approversOf(db, r.workspace_id, r.id);
     const done = new Set((await decisionsOf(db, r.workspace_id, r.id, r.round)).map((d) => d.approverId));
     const canDecide = req.ctx.ability.can('decide', 'Approval') && awaiting(r, approvers, done).some((a) => a.userId === req.ctx.user!.id);
+    // The version being decided, read in place (its pages as images, from the route below). A
+    // subject without pages (gone, or not a PDF) shows nothing here; one whose pages cannot be
+    // drawn says so, with the way to its own page.
+    const subjectHref = subject ? `/w/${req.ctx.workspace!.slug}${subject.path}` : null;
+    const pages = subject ? await approvables.pages(req.ctx.scope!, r.subject_type, r.subject_id, r.version_id) : undefined;
     await req.ctx.render(
       'approvals/request',
       {
         ...model,
+        document: pages ? documentView(pages, { name: r.subject_title, src: (n) => `${base(req)}/r/${r.id}/pages/${n}`, open: subjectHref }) : null,
         staff,
         canDecide,
         canCancel: r.status === 'pending' && req.ctx.ability.can('cancel', 'Approval'),
@@ -165,6 +172,17 @@ export function workspaceRoutes(workspace: Router, deps: ApprovalsDeps): void {
   workspace.get('/r/:requestId', authorize('read', 'Approval'), async (req, _res, next) => {
     const r = await requestOr404(req, next);
     if (r) await requestPage(req, r);
+  });
+
+  // One page of the version being decided, as an image: to whoever may read the request (the
+  // same lookup as its page), with the download headers. Not a receipt: it is reading, not taking.
+  workspace.get('/r/:requestId/pages/:page', authorize('read', 'Approval'), async (req, res, next) => {
+    const r = await requestOr404(req, next);
+    if (!r) return;
+    const n = pageNumber(req.params.page);
+    const image = n ? await approvables.pageImage(req.ctx.scope!, r.subject_type, r.subject_id, r.version_id, n) : undefined;
+    if (!image) return next(notFound());
+    sendPageImage(res, pageImageName(r.subject_title, n!), image);
   });
 
   workspace.post('/r/:requestId/decide', authorize('decide', 'Approval'), async (req: Request, res: Response, next) => {

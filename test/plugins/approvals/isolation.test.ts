@@ -28,7 +28,9 @@ async function seed({ kernel, workspace, canary, users }: SeedContext) {
     createRequest(deps, trx, ws, { actorId: users.staff }, { subject, title: `Approve ${canary}`, message: `Message ${canary}`, sequence: 'parallel', dueAt: now + 86_400_000, autoApprove: false, approverIds: [users.client_admin, users.client_member, users.staff] }),
   );
   const url = await transaction(kernel.db, (trx) => kernel.links.issue(trx, { plugin: 'approvals', purpose: 'decide', workspaceId: workspace.id, userId: users.client_member, subjectId: requestId, ttlMs: 86_400_000 }));
-  return { ...files.values, requestId, 'token@/l/approvals': url.split('/').pop()! };
+  // A page number (documents read in place): B's is one no document here has, so A's link with
+  // B's values is a page that does not exist (404).
+  return { ...files.values, requestId, 'token@/l/approvals': url.split('/').pop()!, page: canary ? '99' : '1' };
 }
 
 test('every route x method x role with approvals: A acting on B gets 404, changes nothing, never sees B', async () => {
