@@ -1,13 +1,16 @@
 // The staff side of signatures, mounted at /w/:workspace/signatures: the list of envelopes, a
-// form to send a PDF from `files` for signature (signers in order, where each one signs), an
-// envelope's page (status, signers, every event, hashes), void and resend. Every read goes
+// form to send a PDF from `files` for signature (signers in order, where each one signs: a place
+// clicked on the rendered page, or a page and a position preset), an envelope's page (status,
+// signers, every event, hashes), void and resend. Every read goes
 // through the workspace scope and the ability's row filter; view models are built field by field
 // and never carry a link, a token or a token hash.
 import type { Request, Router } from 'express';
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { AtriumError, authorize, fieldErrors, formBody, multiLine, notFound, singleLine } from '../../core/index.ts';
+import { AtriumError, authorize, documentView, fieldErrors, formBody, multiLine, notFound, pageImageName, pageNumber, sendPageImage, singleLine } from '../../core/index.ts';
 import type { FileVersionInfo } from '../files/api.ts';
-import { inspectPdf, PdfProblem, POSITIONS, rectFor, SIGNATURE_BOX, type Position } from './pdf.ts';
+import { inspectPdf, PdfProblem, POSITIONS, SIGNATURE_BOX } from './pdf.ts';
+import { CLICKED, placementFor } from './placement.ts';
 import { envelopesQuery, eventsOf, findEnvelope, normEnvelope, ENVELOPE_COLS, signersOf, type EnvelopeRow } from './repo.ts';
 import { actorOf, candidates, Refusal, resend, sendEnvelope, voidEnvelope, type SignDeps } from './service.ts';
 
@@ -35,6 +38,9 @@ const voidForm = z.strictObject({ reason: singleLine({ max: 500 }).optional().de
 const emptyForm = z.strictObject({});
 
 const base = (req: Request) => `/w/${req.ctx.workspace!.slug}/signatures`;
+
+/** Placing signatures by clicking on the rendered pages (served, never inline: CSP nonce rules). */
+const PLACEMENT_SCRIPT = readFileSync(new URL('./assets/placement.js', import.meta.url));
 
 export function workspaceRoutes(workspace: Router, deps: SignDeps): void {
   const { db, files, settings } = deps;
@@ -105,13 +111,19 @@ export function workspaceRoutes(workspace: Router, deps: SignDeps): void {
           return {
             n,
             first: n === 1,
-            ids: { who: `s${n}_who`, name: `s${n}_name`, email: `s${n}_email`, page: `s${n}_page` },
+            ids: { who: `s${n}_who`, name: `s${n}_name`, email: `s${n}_email`, page: `s${n}_page`, x: `s${n}_x`, y: `s${n}_y` },
             people: people.map((p) => ({ value: `user:${p.userId}`, label: `${p.name} (${p.email})${p.role === 'staff' ? ', account team' : ''}`, selected: who === `user:${p.userId}` })),
             otherSelected: who === 'other',
             name: values[`s${n}_name`] ?? '',
             email: values[`s${n}_email`] ?? '',
             page: values[`s${n}_page`] ?? String(model.pageCount ?? 1),
-            positions: Object.entries(POSITIONS).map(([value, label]) => ({ value, label, selected: (values[`s${n}_position`] ?? (n % 2 ? 'bottom-left' : 'bottom-right')) === value })),
+            positions: [
+              ...Object.entries(POSITIONS).map(([value, label]) => ({ value, label, selected: (values[`s${n}_position`] ?? (n % 2 ? 'bottom-left' : 'bottom-right')) === value })),
+              // A place marked on the page: offered by the script when one is marked, and here when the form comes back with one.
+              ...(values[`s${n}_position`] === CLICKED ? [{ value: CLICKED, label: 'Where I marked it on the page', selected: true }] : []),
+            ],
+            x: values[`s${n}_x`] ?? '',
+            y: values[`s${n}_y`] ?? '',
             errors: {
               who: (model.errors as Record<string, string> | undefined)?.[`s${n}_who`],
               name: (model.errors as Record<string, string> | undefined)?.[`s${n}_name`],
@@ -123,6 +135,8 @@ export function workspaceRoutes(workspace: Router, deps: SignDeps): void {
         action: fileId ? `${base(req)}/new?file=${encodeURIComponent(fileId)}` : null,
         backHref: `${base(req)}/`,
         box: SIGNATURE_BOX,
+        placementSrc: `${base(req)}/assets/placement.js`,
+        nonce: req.ctx.nonce,
         ...model,
       },
       { title: 'Send for signature', status },
@@ -135,7 +149,28 @@ export function workspaceRoutes(workspace: Router, deps: SignDeps): void {
     const doc = await documentFor(req, fileId);
     if (!doc) return next(notFound());
     if ('problem' in doc) return newPage(req, { problem: doc.problem, values: {} }, 400);
-    await newPage(req, { document: { name: doc.file.name, pages: doc.pages.length, versionNumber: doc.file.number, sha256: doc.file.sha256, internal: doc.file.area === 'internal' }, pageCount: doc.pages.length, values: { title: doc.file.name.replace(/\.pdf$/i, ''), version: doc.file.versionId } });
+    await newPage(req, { document: { name: doc.file.name, pages: doc.pages.length, versionNumber: doc.file.number, sha256: doc.file.sha256, internal: doc.file.area === 'internal' }, pageCount: doc.pages.length, view: await pagesView(req, doc.file), values: { title: doc.file.name.replace(/\.pdf$/i, ''), version: doc.file.versionId } });
+  });
+
+  /** The document's pages as images, to place each signature by clicking where it goes. */
+  async function pagesView(req: Request, file: FileVersionInfo) {
+    const pages = await files.pages(req.ctx.workspace!.id, file.fileId, file.versionId);
+    return documentView(pages, { name: file.name, src: (n) => `${base(req)}/new/${encodeURIComponent(file.fileId)}/pages/${n}` });
+  }
+
+  // One page of the file's current version as an image, for the form above: to those who may send
+  // (the same lookup as the form), with the download headers.
+  workspace.get('/new/:fileId/pages/:page', authorize('create', 'Envelope'), async (req, res, next) => {
+    const file = await files.describe(db, req.ctx.workspace!.id, String(req.params.fileId));
+    const n = pageNumber(req.params.page);
+    const image = file && n && file.contentType === 'application/pdf' && file.size <= settings.maxPdfBytes ? await files.pageImage(req.ctx.workspace!.id, file.fileId, file.versionId, n) : undefined;
+    if (!image) return next(notFound());
+    sendPageImage(res, pageImageName(file!.name, n!), image);
+  });
+
+  workspace.get('/assets/placement.js', authorize('create', 'Envelope'), (_req, res) => {
+    res.type('application/javascript').setHeader('Cache-Control', 'no-store');
+    res.send(PLACEMENT_SCRIPT);
   });
 
   workspace.post('/new', authorize('create', 'Envelope'), async (req, res, next) => {
@@ -145,7 +180,7 @@ export function workspaceRoutes(workspace: Router, deps: SignDeps): void {
     const values = formBody(req.body) as Record<string, string>;
     if ('problem' in doc) return newPage(req, { problem: doc.problem, values }, 400);
     const documentModel = { name: doc.file.name, pages: doc.pages.length, versionNumber: doc.file.number, sha256: doc.file.sha256, internal: doc.file.area === 'internal' };
-    const again = (errors: Record<string, string>, status = 400) => newPage(req, { document: documentModel, pageCount: doc.pages.length, errors, values }, status);
+    const again = async (errors: Record<string, string>, status = 400) => newPage(req, { document: documentModel, pageCount: doc.pages.length, view: await pagesView(req, doc.file), errors, values }, status);
 
     // The strict form: only the fields this page renders.
     const shape: Record<string, z.ZodType> = { title: titleField, message: messageField, version: z.string().max(36) }; // not free text: version is an id, compared
@@ -154,7 +189,9 @@ export function workspaceRoutes(workspace: Router, deps: SignDeps): void {
       shape[`s${n}_name`] = z.string().max(1000).optional().default(''); // not free text: the name is checked with signerName (singleLine) row by row below
       shape[`s${n}_email`] = z.string().max(300).optional().default(''); // not free text: an address, checked by plainAddress below
       shape[`s${n}_page`] = z.string().max(10).optional().default(''); // not free text: a page number, checked below
-      shape[`s${n}_position`] = z.string().max(20).optional().default(''); // not free text: one of POSITIONS, checked below
+      shape[`s${n}_position`] = z.string().max(20).optional().default(''); // not free text: one of POSITIONS or CLICKED, checked below
+      shape[`s${n}_x`] = z.string().max(20).optional().default(''); // not free text: a number of points, checked by placementFor
+      shape[`s${n}_y`] = z.string().max(20).optional().default(''); // not free text: a number of points, checked by placementFor
     }
     const parsed = z.strictObject(shape).safeParse(values);
     if (!parsed.success) return again(fieldErrors(parsed.error));
@@ -187,11 +224,14 @@ export function workspaceRoutes(workspace: Router, deps: SignDeps): void {
       if (seen.has(person.email)) errors[`s${n}_who`] = 'This person is already a signer above';
       seen.add(person.email);
       const pageNo = Number(data[`s${n}_page`]);
-      if (!Number.isInteger(pageNo) || pageNo < 1 || pageNo > doc.pages.length) errors[`s${n}_page`] = `Choose a page from 1 to ${doc.pages.length}`;
-      const position = data[`s${n}_position`] as Position;
-      if (!Object.hasOwn(POSITIONS, position)) errors[`s${n}_page`] = 'Choose where the signature goes';
-      if (errors[`s${n}_page`] || errors[`s${n}_name`] || errors[`s${n}_email`] || errors[`s${n}_who`]) continue;
-      signers.push({ ...person, page: pageNo, ...rectFor(position, doc.pages[pageNo - 1]!) });
+      // A preset, or the place marked on the page: checked against that page's size in points.
+      const placed = Number.isInteger(pageNo) && pageNo >= 1 && pageNo <= doc.pages.length ? placementFor(data[`s${n}_position`]!, data[`s${n}_x`]!, data[`s${n}_y`]!, doc.pages[pageNo - 1]!, pageNo) : { problem: `Choose a page from 1 to ${doc.pages.length}` };
+      if ('problem' in placed) {
+        errors[`s${n}_page`] = placed.problem;
+        continue;
+      }
+      if (errors[`s${n}_name`] || errors[`s${n}_email`] || errors[`s${n}_who`]) continue;
+      signers.push({ ...person, page: pageNo, ...placed.rect });
     }
     if (!signers.length && !Object.keys(errors).length) errors.s1_who = 'Choose at least one signer';
     if (Object.keys(errors).length) return again(errors);

@@ -4,6 +4,7 @@
 // envelope's document and this signer's own steps, never other signers' links or anything else.
 //   GET  /            review: the document, consent, then the signature form (records 'opened' once)
 //   GET  /document    the exact version that was sent (hash-checked)
+//   GET  /pages/:page one page of that version as an image, to read it in place (writes nothing)
 //   POST /consent     consent to sign electronically (the consent text's version and hash recorded)
 //   POST /sign        typed name or drawn PNG; refused if the document changed after sending
 //   POST /decline     with a reason; ends the envelope
@@ -13,7 +14,7 @@
 import type { NextFunction, Request, Response, Router } from 'express';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { contentDisposition, fieldErrors, formBody, multiLine, notFound, safeName, singleLine } from '../../core/index.ts';
+import { contentDisposition, documentView, fieldErrors, formBody, multiLine, notFound, pageImageName, pageNumber, safeName, sendPageImage, singleLine } from '../../core/index.ts';
 import { CURRENT_CONSENT } from './consent.ts';
 import { decodeSignaturePng } from './pdf.ts';
 import type { EnvelopeRow, SignerRow } from './repo.ts';
@@ -56,6 +57,8 @@ export function linkRoutes(link: Router, deps: SignDeps): void {
     // Only the cheap check here (the current version); the full hash is recomputed when signing.
     const now = await files.describe(db, env.workspace_id, env.file_id);
     const base = req.baseUrl;
+    // The exact version that was sent, read in place (or why it cannot be, beside its download).
+    const pages = await files.pages(env.workspace_id, env.file_id, env.version_id);
     await req.ctx.render(
       'signatures/sign',
       {
@@ -64,6 +67,7 @@ export function linkRoutes(link: Router, deps: SignDeps): void {
         changed: !now || now.versionId !== env.version_id,
         consent: { version: CURRENT_CONSENT.version, paragraphs: CURRENT_CONSENT.paragraphs },
         actions: { document: `${base}/document`, consent: `${base}/consent`, sign: `${base}/sign`, decline: `${base}/decline` },
+        document: documentView(pages, { name: env.document_name, src: (n) => `${base}/pages/${n}`, download: `${base}/document` }),
         scriptSrc: `${base}/assets/signatures.js`,
         nonce: req.ctx.nonce,
         values: { typed_name: signer.name, kind: 'typed' },
@@ -117,6 +121,18 @@ export function linkRoutes(link: Router, deps: SignDeps): void {
     const { env } = found;
     // The exact version that was sent, whatever the file's current version is now.
     sendPdf(res, env.document_name, await files.readVersion(env.workspace_id, env.file_id, env.version_id, { maxBytes: deps.settings.maxPdfBytes }));
+  });
+
+  // One page of the version sent, as an image, for this link's signer only (the same lookup as the
+  // page: a used, revoked or copy link is 404), with the download headers. Nothing is recorded.
+  link.get('/pages/:page', async (req, res, next) => {
+    const found = await current(req, next);
+    if (!found) return;
+    const { env } = found;
+    const n = pageNumber(req.params.page);
+    const image = n ? await files.pageImage(env.workspace_id, env.file_id, env.version_id, n) : undefined;
+    if (!image) return next(notFound());
+    sendPageImage(res, pageImageName(env.document_name, n!), image);
   });
 
   link.post('/consent', async (req, res, next) => {

@@ -19,6 +19,8 @@ let fileId: string;
 const cspErrors: string[] = [];
 
 const local = (path: string) => `${w.app.url}${path}`;
+/** In the page: whether the image with this alt text has arrived and decoded. */
+const loaded = (alt: string) => `(() => { const i = document.querySelector('img[alt="${alt}"]'); return Boolean(i && i.complete && i.naturalWidth > 0); })()`;
 
 test.before(async () => {
   w = await sigWorld();
@@ -36,7 +38,7 @@ test.after(async () => {
   art.save();
 });
 
-test('staff pages (send form, list, envelope) pass axe', async () => {
+test('staff pages (send form, list, envelope) pass axe; the sender places a signature by clicking on the rendered page', async () => {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const sid = w.as.staff.sessionCookie();
   assert.ok(sid);
@@ -44,6 +46,18 @@ test('staff pages (send form, list, envelope) pass axe', async () => {
   const page = await ctx.newPage();
   await page.goto(local(`${w.base}/new?file=${fileId}`));
   assert.match((await page.textContent('h1')) ?? '', 'Send for signature');
+  // The document's pages, rendered; a click on page 2 puts signer 1's box there (centred on the
+  // click), in PDF points from the page's lower-left corner.
+  await page.getByLabel('Who signs').first().selectOption({ label: 'Ada Admin (client.admin@acme.example)' });
+  const page2 = page.locator('img[alt="Page 2 of 2"]');
+  await page2.scrollIntoViewIfNeeded();
+  await page.waitForFunction(loaded('Page 2 of 2'));
+  const b = (await page2.boundingBox())!;
+  await page.mouse.click(b.x + b.width * 0.5, b.y + b.height * 0.25);
+  const placed = await Promise.all(['s1_page', 's1_position', 's1_x', 's1_y'].map((n) => page.locator(`[name="${n}"]`).inputValue()));
+  assert.equal(placed.slice(0, 2), ['2', 'custom']);
+  assert.ok(Math.abs(Number(placed[2]) - (306 - 90)) < 3 && Math.abs(Number(placed[3]) - (594 - 30)) < 3, `the box is centred on the click: ${placed.join(', ')}`);
+  assert.ok(await page.getByRole('button', { name: /^Ada Admin signs here \(signer 1\), on page 2/ }).isVisible(), 'the place is marked on the page');
   await art.check(page, '0-staff-send-form');
   await page.goto(local(`${w.base}/`));
   await art.check(page, '0-staff-list');
@@ -62,6 +76,11 @@ test('the first signer opens the link on a phone, agrees, draws a signature and 
   });
   await page.goto(local(link.path));
   assert.match((await page.textContent('h1')) ?? '', 'Sign: Engagement letter');
+  // The document in place: page 1 as an image that fits the phone, without scrolling sideways.
+  await page.waitForFunction(loaded('Page 1 of 2'));
+  const first = (await page.locator('img[alt="Page 1 of 2"]').boundingBox())!;
+  assert.ok(first.width > 300 && first.x >= 0 && first.x + first.width <= 390, `page 1 fits the screen: ${JSON.stringify(first)}`);
+  assert.is(await page.evaluate('document.documentElement.scrollWidth'), 390, 'no sideways scroll');
   await art.check(page, '1-review');
   await page.getByLabel('I agree to sign this document electronically').check();
   await page.getByRole('button', { name: 'Agree and continue' }).click();

@@ -33,7 +33,9 @@ async function seed({ kernel, workspace, canary, users }: SeedContext) {
     return link;
   });
   const token = url.split('/').pop()!;
-  return { ...files.values, envelopeId, signerId, 'token@/l/signatures': token };
+  // A page number (documents read in place): A's is page 1 of A's one-page PDF; B's is a page no
+  // document here has, so A's link or form with B's values is a page that does not exist (404).
+  return { ...files.values, envelopeId, signerId, 'token@/l/signatures': token, page: canary ? '99' : '1' };
 }
 
 test('every signatures route x method x role: A acting on B gets 404, changes nothing, never sees B; links are bound to their workspace', async () => {
