@@ -43,7 +43,7 @@ export const brandingInput = z.strictObject({
   primary: readableHex,
   accent: readableHex,
   /** The firm's time zone: what everyone sees until they choose their own on their account. */
-  timeZone: z.string().refine(isTimeZone, 'Choose a time zone from the list').optional(),
+  timeZone: z.string().refine(isTimeZone, 'Choose a time zone from the list').optional(), // not free text: a time zone name, one of Intl's list (isTimeZone)
 });
 
 export interface Branding {

@@ -24,7 +24,7 @@ const reauthForm = z.strictObject({
 });
 const codeForm = z.strictObject({ code: z.string().trim().min(1, 'Enter the code from your authenticator app').max(40, 'That is not a code') }); // not free text: a one-time code, compared
 const emailForm = z.strictObject({ email: emailSchema });
-const timeZoneForm = z.strictObject({ timeZone: z.union([z.literal(''), z.string().refine(isTimeZone, 'Choose a time zone from the list')]) });
+const timeZoneForm = z.strictObject({ timeZone: z.union([z.literal(''), z.string().refine(isTimeZone, 'Choose a time zone from the list')]) }); // not free text: a time zone name, one of Intl's list (isTimeZone)
 
 /** A short, readable description of a browser from its User-Agent. */
 function describeAgent(ua: string | null): string {
