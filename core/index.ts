@@ -15,6 +15,9 @@ export type {
   Role,
   FirmRole,
   WorkspaceRole,
+  DemoContext,
+  DemoWorkspace,
+  DemoPerson,
 } from './plugins/define.ts';
 export { Tokens, token, type Token, Container } from './container.ts';
 export { transaction, afterCommit, toBool, parseJson, isPostgresClient, type Db, type Trx } from './db/index.ts';

@@ -120,12 +120,17 @@ test('backup under load, wipe, restore: audit chain intact and every version dec
   try {
     const staff = app.client();
     assert.is((await staff.login('staff@acme.example', 'files-test-password-123')).status, 303);
-    const rows = await app.kernel.db('files_versions as v').join('files_files as f', 'f.id', 'v.file_id').select('v.id as vid', 'f.id as fid', 'f.name', 'v.sha256');
+    // The demo's files too (its plugins seed them), downloaded by its staff member in their workspaces.
+    const sam = app.client();
+    assert.is((await sam.login('sam.staff@firm.example', 'demo-password-for-backup')).status, 303);
+    const rows = await app.kernel.db('files_versions as v').join('files_files as f', 'f.id', 'v.file_id').join('workspaces as ws', 'ws.id', 'f.workspace_id').select('v.id as vid', 'f.id as fid', 'f.name', 'v.sha256', 'ws.slug');
     const names = new Set(rows.map((x) => String(x.name)));
     for (const n of before.keys()) assert.ok(names.has(n), `${n} restored`);
     assert.ok(rows.length >= 5);
+    assert.ok(rows.some((x) => x.slug === 'northwind'), 'the demo files are restored');
     for (const row of rows) {
-      const d = await download(staff, `${w.base}/f/${row.fid}/v/${row.vid}/download`);
+      const demo = row.slug === 'northwind' || row.slug === 'globex';
+      const d = await download(demo ? sam : staff, demo ? `/w/${row.slug}/files/f/${row.fid}/v/${row.vid}/download` : `${w.base}/f/${row.fid}/v/${row.vid}/download`);
       assert.is(d.status, 200, `${row.name} v${row.vid}`);
       assert.is(sha(d.body), row.sha256, `${row.name} v${row.vid}`);
     }

@@ -25,7 +25,7 @@ import {
   type Actor,
 } from '../identity/users.ts';
 import { passwordProblem } from '../identity/passwords.ts';
-import { seedDemo } from '../demo.ts';
+import { demoLoaded, seedDemo } from '../demo.ts';
 import { checkTheme } from '../views/theme-check.ts';
 import { auditCommands } from './audit.ts';
 import { keyCommands } from './keys.ts';
@@ -227,7 +227,8 @@ export const COMMANDS: Command[] = [
   },
   {
     name: 'demo:seed',
-    summary: 'Load demo data: two client workspaces, a staff member and client users',
+    summary: 'Load demo data: two client workspaces, their people, and what each enabled plugin seeds',
+    details: 'Creates the Northwind and Globex workspaces, a staff member and client users (an admin, a member and a viewer of Northwind; an admin of Globex), then runs each enabled plugin\'s demo through its own services (built-ins: files and folders, approval requests, a document out for signature). Mail they send waits in the outbox like any other. Running it again changes nothing; a plugin enabled since adds only its own demo data.',
     options: { password: { type: 'string', valueName: 'password', description: 'Password for the demo accounts (default: random, printed once)' } },
     async run(values) {
       const password = typeof values.password === 'string' ? values.password : undefined;
@@ -235,16 +236,31 @@ export const COMMANDS: Command[] = [
         const problem = passwordProblem(password);
         if (problem) throw usage(`--password: ${problem}`);
       }
-      return withServices(async (s) => {
-        const result = await seedDemo(s, CLI_ACTOR, password);
-        if (!result.created) {
+      // Nothing to do: say so without starting anything (a boot would start the server's workers).
+      if (await withServices(async (s, plugins) => demoLoaded(s.db, plugins.filter((p) => p.def.demo).map((p) => p.id)))) {
+        console.log('Demo data is already loaded; nothing changed.');
+        return 0;
+      }
+      // A command is a server that does not listen: the same boot, so each plugin's demo hook runs
+      // with the context and services it has in the server (its workers stop when we are done).
+      const config = loadConfig();
+      const logger = createLogger({ ...config, log: { level: 'warn' } }, pino.destination(2));
+      const { boot } = await import('../boot.ts');
+      const kernel = await boot({ config, logger, listen: false });
+      try {
+        const result = await seedDemo(kernel, CLI_ACTOR, password);
+        if (result.created) {
+          console.log(`Demo data loaded. Accounts: ${result.users.join(', ')}`);
+          console.log(`Password for every demo account: ${result.password}`);
+        } else if (!result.plugins.length) {
           console.log('Demo data is already loaded; nothing changed.');
           return 0;
         }
-        console.log(`Demo data loaded. Accounts: ${result.users.join(', ')}`);
-        console.log(`Password for every demo account: ${result.password}`);
+        if (result.plugins.length) console.log(`Demo data from the plugins: ${result.plugins.join(', ')}.`);
         return 0;
-      });
+      } finally {
+        await kernel.stop();
+      }
     },
   },
   {

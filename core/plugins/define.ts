@@ -116,6 +116,8 @@ export const pluginSchema = z.strictObject({
   routes: fn.optional(),
   bootstrap: fn.optional(),
   destroy: fn.optional(),
+  /** Demo data for the demo workspaces (`atrium demo:seed`, /setup's "Load demo data"): see DemoContext. */
+  demo: fn.optional(),
   /** CLI commands (`atrium <plugin-id>:<verb>`), loaded only when one is run or listed. */
   commands: z.array(commandSchema).default([]),
 });
@@ -174,6 +176,47 @@ export interface BootstrapContext<S = unknown> extends PluginContext<S> {
   db: Knex;
 }
 
+/** A demo workspace (core/demo.ts: `northwind`, `globex`). */
+export interface DemoWorkspace {
+  id: string;
+  slug: string;
+  name: string;
+}
+
+/** A demo person, with their firm role or their role in each demo workspace (by slug). */
+export interface DemoPerson {
+  id: string;
+  email: string;
+  name: string;
+  firmRole: FirmRole | null;
+  roles: Record<string, WorkspaceRole>;
+}
+
+/**
+ * What a plugin's `demo` hook gets besides its context: the demo workspaces and people the kernel
+ * has just created, and a way to build on what other plugins seed without requiring them. Hooks
+ * run once per installation, in dependency order, after the kernel's own demo data; each writes
+ * through its plugin's own services (so rows, audit events and mail are what the product writes).
+ */
+export interface DemoContext {
+  /** By slug: `northwind`, `globex`. */
+  workspaces: Record<string, DemoWorkspace>;
+  /** By the part of the email before the `@`: `sam.staff`, `ada`, `ben`, `eli`, `cara`. */
+  people: Record<string, DemoPerson>;
+  /** Who asked for the demo (the owner at /setup; nobody from the CLI). */
+  actor: { actorId: string | null; ip: string | null; userAgent: string | null };
+  clock: { now(): number };
+  /** Put something this plugin seeded on offer to other plugins' demos (`approvable`, `signable`...). */
+  offer(kind: string, item: Record<string, unknown>): void;
+  /** Everything offered so far under `kind`, in offering order. */
+  offers(kind: string): Array<Record<string, unknown>>;
+  /**
+   * Run `fn` once every plugin's demo hook has run: for seeding that builds on another plugin's
+   * offers without requiring that plugin (approvals on files' documents).
+   */
+  later(fn: () => Promise<void> | void): void;
+}
+
 /** A plugin's CLI command. `run` gets the plugin's context (kernel services in its container, migrated db). */
 export interface PluginCommand<S = unknown> {
   name: string;
@@ -213,6 +256,8 @@ export interface PluginDefinition<S = unknown> {
   routes?: (routers: PluginRouters, ctx: RoutesContext<S>) => void;
   bootstrap?: (ctx: BootstrapContext<S>) => Promise<void> | void;
   destroy?: (ctx: BootstrapContext<S>) => Promise<void> | void;
+  /** Seed demo data into the demo workspaces, through this plugin's own services. */
+  demo?: (ctx: BootstrapContext<S>, demo: DemoContext) => Promise<void> | void;
   commands?: PluginCommand<S>[];
 }
 

@@ -16,6 +16,7 @@ import { reopenOnRevision, runDueWork, type ApprovalsDeps } from './service.ts';
 import { settingsSchema, type ApprovalsSettings } from './settings.ts';
 import { approvalsWaiting } from './waiting.ts';
 import { needsFirmWidget } from './staff-widget.ts';
+import { seedApprovalsDemo } from './demo.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -93,6 +94,9 @@ export default definePlugin<ApprovalsSettings>({
   widgets: [needsFirmWidget],
   // No widget of its own: the requests waiting for a person's decision reach the kernel's "Waiting
   // on you" card, the /inbox page and the header count through the provider in waiting.ts.
+
+  // Demo data (`atrium demo:seed`, /setup): a request waiting on Ada and one she approved (demo.ts).
+  demo: (ctx, demo) => seedApprovalsDemo(depsOf(ctx), demo),
 
   register(ctx) {
     // Re-open requests when their subject gets a new version, inside the reporter's transaction.

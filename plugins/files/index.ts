@@ -17,6 +17,7 @@ import { warmArchiver } from './download.ts';
 import { settingsSchema, type FilesSettings } from './settings.ts';
 import { Previewer } from './preview.ts';
 import { clientUploadsWidget } from './staff-widget.ts';
+import { seedFilesDemo } from './demo.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -177,6 +178,9 @@ export default definePlugin<FilesSettings>({
       },
     },
   ],
+
+  // Demo data (`atrium demo:seed`, /setup's "Load demo data"): folders and files, as demo.ts says.
+  demo: (ctx, demo) => seedFilesDemo(depsOf(ctx), demo),
 
   register(ctx) {
     // Other plugins use files through these: the files API (token in api.ts) and file versions as

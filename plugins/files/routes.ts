@@ -25,7 +25,7 @@ import {
   type FileRow,
   type FolderRow,
 } from './repo.ts';
-import { deliver, notifyClientUpload, type FilesDeps, type UploadedFile } from './service.ts';
+import { createFolder, deliver, nameKey, notifyClientUpload, recordDownloads, recordVersion, type FilesDeps, type UploadedFile } from './service.ts';
 import type { FilesSettings } from './settings.ts';
 import { THUMBNAIL, ACCEPTED_EXTENSIONS } from './sniff.ts';
 import { formatBytes, receiveUpload, type IncomingFile, type UploadProblem } from './upload.ts';
@@ -55,7 +55,6 @@ const folderUpdateForm = z.strictObject({ name: folderName, client_access: acces
 const zipForm = z.strictObject({ ids: z.union([z.string().max(36), z.array(z.string().max(36)).max(10_000)]) }); // not free text: file ids, looked up
 const empty = z.strictObject({});
 
-const nameKey = (n: string) => n.toLowerCase();
 const isStaff = (req: Request) => req.ctx.ability.can('history', 'File');
 const base = (req: Request) => `/w/${req.ctx.workspace!.slug}/files`;
 
@@ -253,22 +252,8 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     return v ? normVersion(v) : undefined;
   }
 
-  const receipt = async (req: Request, entries: Array<{ file: FileRow; versionId: string }>, via: 'file' | 'zip', detail: Record<string, unknown>) => {
-    const ws = req.ctx.workspace!;
-    await transaction(db, async (trx) => {
-      const now = deps.now();
-      await req.ctx.scope!.in(trx).insert(
-        'files_downloads',
-        entries.map((e) => ({ id: newId(), file_id: e.file.id, version_id: e.versionId, user_id: req.ctx.user!.id, via, created_at: now })),
-      );
-      if (via === 'file') {
-        await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.file.download', subjectType: 'File', subjectId: entries[0]!.file.id, detail: { versionId: entries[0]!.versionId, ...detail } });
-      } else {
-        await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.zip.download', subjectType: 'Folder', subjectId: (detail.folderId as string) || null, detail: { files: entries.length, fileIds: entries.slice(0, 200).map((e) => e.file.id), ...detail } });
-      }
-      for (const e of entries) events.publish(trx, 'files.file.downloaded', { workspaceId: ws.id, fileId: e.file.id, versionId: e.versionId, via });
-    });
-  };
+  const receipt = (req: Request, entries: Array<{ file: FileRow; versionId: string }>, via: 'file' | 'zip', detail: Record<string, unknown>) =>
+    recordDownloads(deps, req.ctx.actor(), req.ctx.workspace!.id, req.ctx.user!.id, entries.map((e) => ({ fileId: e.file.id, versionId: e.versionId })), via, detail, deps.now());
 
   // ---- browsing
 
@@ -443,32 +428,7 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
         const uploaded: UploadedFile[] = [];
         for (const f of incoming) {
           const existing = await scope.table('files_files').where({ id: f.fileId }).first('id', 'name', 'area', 'deleted_at');
-          const max = existing ? ((await scope.table('files_versions').where({ file_id: f.fileId }).max({ n: 'number' }).first()) as { n: number | null }) : { n: 0 };
-          const number = Number(max?.n ?? 0) + 1;
-          await storage.record(trx, f.blob, { plugin: 'files', workspaceId: ws.id });
-          if (!existing) {
-            await scope.insert('files_files', {
-              id: f.fileId,
-              folder_id: folder.id || null,
-              name: f.name,
-              name_key: nameKey(f.name),
-              area: opts.area,
-              current_version_id: null,
-              size: f.blob.size,
-              content_type: f.contentType,
-              delivered_at: null,
-              delivered_by: null,
-              created_by: req.ctx.user!.id,
-              created_at: now,
-              updated_at: now,
-              deleted_at: null,
-              deleted_by: null,
-            });
-          }
-          await scope.insert('files_versions', { id: f.versionId, file_id: f.fileId, number, blob_key: f.blob.key, size: f.blob.size, sha256: f.blob.sha256, content_type: f.contentType, uploaded_by: req.ctx.user!.id, created_at: now });
-          await scope.table('files_files').where({ id: f.fileId }).update({ current_version_id: f.versionId, size: f.blob.size, content_type: f.contentType, updated_at: now });
-          await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.version.create', subjectType: 'File', subjectId: f.fileId, detail: { versionId: f.versionId, number, size: f.blob.size, sha256: f.blob.sha256, name: f.name } });
-          events.publish(trx, 'files.version.created', { workspaceId: ws.id, fileId: f.fileId, versionId: f.versionId, number });
+          await recordVersion(deps, trx, req.ctx.actor(), ws.id, { fileId: f.fileId, versionId: f.versionId, blob: f.blob, contentType: f.contentType, uploadedBy: req.ctx.user!.id, now, name: f.name, ...(existing ? {} : { newFile: { folderId: folder.id || null, area: opts.area } }) });
           const area = existing ? String(existing.area) : opts.area;
           if (opts.deliverable && area === 'shared') await deliver(deps, trx, req.ctx.actor(), ws, { id: f.fileId, name: f.name }, now);
           uploaded.push({ id: f.fileId, name: existing ? String(existing.name) : f.name, area, newVersion: Boolean(existing) });
@@ -659,16 +619,12 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     if (!parsed.success || !parent) return page(req, parent ?? rootFolder(settings), { folderErrors: parsed.success ? { parent: 'That folder no longer exists' } : fieldErrors(parsed.error), folderValues: formBody(req.body) }, 400);
     const ws = req.ctx.workspace!;
     const area = parent.area === 'internal' ? 'internal' : (parsed.data.area ?? 'shared');
-    const id = newId();
-    const taken = await transaction(db, async (trx) => {
+    const id = await transaction(db, async (trx) => {
       const dup = await req.ctx.scope!.in(trx).table('files_folders').whereNull('deleted_at').whereRaw('lower(name) = ?', [parsed.data.name.toLowerCase()]).modify((q) => (parent.id ? q.where('parent_id', parent.id) : q.whereNull('parent_id'))).first('id');
-      if (dup) return true;
-      await req.ctx.scope!.in(trx).insert('files_folders', { id, parent_id: parent.id || null, name: parsed.data.name, area, client_access: parsed.data.client_access ?? 'view', created_by: req.ctx.user!.id, created_at: deps.now(), deleted_at: null });
-      await audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'files.folder.create', subjectType: 'Folder', subjectId: id, detail: { name: parsed.data.name, area } });
-      events.publish(trx, 'files.folder.created', { workspaceId: ws.id, folderId: id });
-      return false;
+      if (dup) return null;
+      return createFolder(deps, trx, req.ctx.actor(), ws.id, { parentId: parent.id || null, name: parsed.data.name, area, clientAccess: parsed.data.client_access ?? 'view', createdBy: req.ctx.user!.id, now: deps.now() });
     });
-    if (taken) return page(req, parent, { folderErrors: { name: 'A folder with this name already exists here' }, folderValues: formBody(req.body) }, 400);
+    if (!id) return page(req, parent, { folderErrors: { name: 'A folder with this name already exists here' }, folderValues: formBody(req.body) }, 400);
     await req.ctx.flash('success', `Folder ${parsed.data.name} created.`);
     res.redirect(303, `${base(req)}/folders/${id}`);
   });

@@ -3,7 +3,7 @@
 // their previews and all their blobs), and scrubbing every stored version. Jobs that span workspaces read by explicit workspace id from each row they
 // touch; nothing here serves a request.
 import type { Logger } from 'pino';
-import { membersOf, transaction, type AuditEntry, type Db, type StorageService, type Trx, type Tokens, type Token } from '../../core/index.ts';
+import { membersOf, newId, transaction, WorkspaceScope, type AuditEntry, type Db, type StorageService, type StoredBlob, type Trx, type Tokens, type Token } from '../../core/index.ts';
 import { bindFor } from './download.ts';
 import { removePreviews } from './preview.ts';
 
@@ -19,6 +19,93 @@ export interface FilesDeps {
   events: Service<'Events'>;
   notifications: Service<'Notifications'>;
   logger: Logger;
+}
+
+type Actor = Pick<AuditEntry, 'actorId' | 'ip' | 'userAgent'>;
+
+/** How names are compared within a folder (unique, case-insensitive). */
+export const nameKey = (n: string) => n.toLowerCase();
+
+/** Add a folder in `trx`, with its audit event and `files.folder.created`. The caller checks the name is free. */
+export async function createFolder(
+  deps: FilesDeps,
+  trx: Trx,
+  actor: Actor,
+  workspaceId: string,
+  folder: { parentId: string | null; name: string; area: 'shared' | 'internal'; clientAccess: 'view' | 'upload' | 'manage'; createdBy: string; now: number },
+): Promise<string> {
+  const id = newId();
+  await new WorkspaceScope(trx, workspaceId).insert('files_folders', { id, parent_id: folder.parentId, name: folder.name, area: folder.area, client_access: folder.clientAccess, created_by: folder.createdBy, created_at: folder.now, deleted_at: null });
+  await deps.audit.record(trx, { ...actor, workspaceId, action: 'files.folder.create', subjectType: 'Folder', subjectId: id, detail: { name: folder.name, area: folder.area } });
+  deps.events.publish(trx, 'files.folder.created', { workspaceId, folderId: id });
+  return id;
+}
+
+/**
+ * Record a stored blob (bound to `files:<fileId>:<versionId>`) as the file's new current version in
+ * `trx`, creating the file first when `newFile` is given: the rows, the storage record, the audit
+ * event and `files.version.created`, as every upload records them. Returns the version's number.
+ */
+export async function recordVersion(
+  deps: FilesDeps,
+  trx: Trx,
+  actor: Actor,
+  workspaceId: string,
+  v: { fileId: string; versionId: string; blob: StoredBlob; contentType: string; uploadedBy: string; now: number; name: string; newFile?: { folderId: string | null; area: 'shared' | 'internal' } },
+): Promise<number> {
+  const scope = new WorkspaceScope(trx, workspaceId);
+  const max = v.newFile ? { n: 0 } : ((await scope.table('files_versions').where({ file_id: v.fileId }).max({ n: 'number' }).first()) as { n: number | null });
+  const number = Number(max?.n ?? 0) + 1;
+  await deps.storage.record(trx, v.blob, { plugin: 'files', workspaceId });
+  if (v.newFile) {
+    await scope.insert('files_files', {
+      id: v.fileId,
+      folder_id: v.newFile.folderId,
+      name: v.name,
+      name_key: nameKey(v.name),
+      area: v.newFile.area,
+      current_version_id: null,
+      size: v.blob.size,
+      content_type: v.contentType,
+      delivered_at: null,
+      delivered_by: null,
+      created_by: v.uploadedBy,
+      created_at: v.now,
+      updated_at: v.now,
+      deleted_at: null,
+      deleted_by: null,
+    });
+  }
+  await scope.insert('files_versions', { id: v.versionId, file_id: v.fileId, number, blob_key: v.blob.key, size: v.blob.size, sha256: v.blob.sha256, content_type: v.contentType, uploaded_by: v.uploadedBy, created_at: v.now });
+  await scope.table('files_files').where({ id: v.fileId }).update({ current_version_id: v.versionId, size: v.blob.size, content_type: v.contentType, updated_at: v.now });
+  await deps.audit.record(trx, { ...actor, workspaceId, action: 'files.version.create', subjectType: 'File', subjectId: v.fileId, detail: { versionId: v.versionId, number, size: v.blob.size, sha256: v.blob.sha256, name: v.name } });
+  deps.events.publish(trx, 'files.version.created', { workspaceId, fileId: v.fileId, versionId: v.versionId, number });
+  return number;
+}
+
+/** Download receipts for one person, in a transaction of their own: one audit event per file, or one for a zip. */
+export async function recordDownloads(
+  deps: FilesDeps,
+  actor: Actor,
+  workspaceId: string,
+  userId: string,
+  entries: Array<{ fileId: string; versionId: string }>,
+  via: 'file' | 'zip',
+  detail: Record<string, unknown>,
+  now: number,
+): Promise<void> {
+  await transaction(deps.db, async (trx) => {
+    await new WorkspaceScope(trx, workspaceId).insert(
+      'files_downloads',
+      entries.map((e) => ({ id: newId(), file_id: e.fileId, version_id: e.versionId, user_id: userId, via, created_at: now })),
+    );
+    if (via === 'file') {
+      await deps.audit.record(trx, { ...actor, workspaceId, action: 'files.file.download', subjectType: 'File', subjectId: entries[0]!.fileId, detail: { versionId: entries[0]!.versionId, ...detail } });
+    } else {
+      await deps.audit.record(trx, { ...actor, workspaceId, action: 'files.zip.download', subjectType: 'Folder', subjectId: (detail.folderId as string) || null, detail: { files: entries.length, fileIds: entries.slice(0, 200).map((e) => e.fileId), ...detail } });
+    }
+    for (const e of entries) deps.events.publish(trx, 'files.file.downloaded', { workspaceId, fileId: e.fileId, versionId: e.versionId, via });
+  });
 }
 
 /**

@@ -18,6 +18,7 @@ import { signaturesWaiting } from './waiting.ts';
 import type { SignDeps } from './service.ts';
 import { settingsSchema, type SignaturesSettings } from './settings.ts';
 import { unsignedWidget } from './staff-widget.ts';
+import { seedSignaturesDemo } from './demo.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -37,11 +38,11 @@ function depsOf(ctx: RoutesContext<SignaturesSettings>): SignDeps {
     events: c.resolve(Tokens.Events),
     mail: c.resolve(Tokens.Mail),
     notifications: c.resolve(Tokens.Notifications),
+    branding: c.resolve(Tokens.Branding),
     links: c.resolve(Tokens.Links),
     files: c.resolve(FilesApi),
     now: () => c.resolve(Tokens.Clock).now(),
     settings: ctx.settings,
-    branding: c.resolve(Tokens.Branding),
     logger: ctx.logger,
   };
 }
@@ -129,6 +130,9 @@ export default definePlugin<SignaturesSettings>({
       },
     },
   ],
+
+  // Demo data (`atrium demo:seed`, /setup): the engagement letter out for signature, Ada's turn (demo.ts).
+  demo: (ctx, demo) => seedSignaturesDemo(depsOf(ctx), demo),
 
   register(ctx) {
     // "Waiting on you": envelopes where the person is the current signer (waiting.ts).
