@@ -5,7 +5,7 @@
 // the file browser, a folder, a file page, the staff overview and the client home, as staff and as
 // the client, at 1366x900 and 390x844. It also prints each page's horizontal overflow.
 //
-//   node --import tsx test/browser/screenshots.ts docs/screenshots/after [--theme ledger]
+//   node --import tsx test/browser/screenshots.ts docs/screenshots/after [--theme ledger] [--more]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -170,6 +170,16 @@ async function main(): Promise<void> {
       { name: 'files-grid-client', state: clientState, path: '/w/northwind/files/?view=grid' },
       { name: 'file-client', state: clientState, path: fileHref },
     ];
+    // --more: the other pages on the components too (approvals, signatures, team, trash, staff queue).
+    if (args.includes('--more')) {
+      shots.push(
+        { name: 'approvals-client', state: clientState, path: '/w/northwind/approvals/' },
+        { name: 'team-client', state: clientState, path: '/w/northwind/team' },
+        { name: 'signatures-staff', state: staffState, path: '/w/northwind/signatures/' },
+        { name: 'approvals-queue-staff', state: staffState, path: '/staff/approvals/' },
+        { name: 'trash-staff', state: staffState, path: '/w/northwind/files/trash' },
+      );
+    }
     mkdirSync(outDir, { recursive: true });
     const contexts: BrowserContext[] = [];
     for (const shot of shots) {

@@ -112,7 +112,8 @@ test('staff resend a link (the old one dies) and void an envelope after confirmi
   const { envelopeId } = await send(w, fileId, [{ name: 'Lee Lessee', email: 'lee@outside.example', page: 1 }], 'Lease');
   const old = await signingLink(w, 'lee@outside.example');
   const page = await w.as.staff.get(`${w.base}/e/${envelopeId}`);
-  assert.match(page.text, /<form[^>]+data-confirm="Void this envelope\?[^"]*"/);
+  // Voiding is confirmed in a dialog: a plain form (reason field, confirm button) that works without JS.
+  assert.match(page.text, /<details class="ui-dialog" data-ui-dialog id="void">[\s\S]*?<h2 class="ui-dialog-title" id="void-title">Void this envelope\?<\/h2>[\s\S]*?<form method="post" action="[^"]+\/void">[\s\S]*?name="reason"[\s\S]*?<button type="submit" class="button button-danger">Void envelope<\/button>/);
   assert.is((await w.as.staff.postForm(`${w.base}/e/${envelopeId}/resend`, {})).status, 303);
   const fresh = await signingLink(w, 'lee@outside.example', 2);
   assert.is.not(fresh.token, old.token);
