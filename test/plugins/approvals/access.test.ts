@@ -127,7 +127,8 @@ test('staff withdraw a waiting request: the approver is told and the link stops 
   const path = await linkIn(w, w.emails.member, /To withdraw/);
   assert.is((await w.as.member.postForm(`/w/acme/approvals/r/${made.id}/cancel`, {})).status, 404);
   const page = await w.as.staff.get(`/w/acme/approvals/r/${made.id}`);
-  assert.match(page.text, 'data-confirm');
+  // Withdrawing is confirmed in a dialog: a plain POST form that works without JS.
+  assert.match(page.text, /<details class="ui-dialog" data-ui-dialog id="withdraw">[\s\S]*?Withdraw this request\?[\s\S]*?<form method="post" action="[^"]+\/cancel">[\s\S]*?<button type="submit" class="button button-danger">Withdraw the request<\/button>/);
   assert.is((await w.as.staff.postForm(`/w/acme/approvals/r/${made.id}/cancel`, {})).status, 303);
   assert.is((await w.app.kernel.db('approvals_requests').where({ id: made.id }).first()).status, 'cancelled');
   assert.is((await w.app.client().get(path)).status, 404);
