@@ -11,7 +11,7 @@ import type { ActivityRow } from './activity.ts';
 const FEED_SIZE = 10;
 const WORKSPACES = 500;
 
-export function activityFeedWidget(permissions: PermissionRegistry): Widget {
+export function activityFeedWidget(permissions: PermissionRegistry, branding: { get(): Promise<{ firmName: string }> }): Widget {
   return {
     id: 'recent-activity',
     area: 'staff',
@@ -35,7 +35,7 @@ export function activityFeedWidget(permissions: PermissionRegistry): Widget {
         .orderBy('e.seq', 'desc')
         .limit(FEED_SIZE)
         .select('e.id', 'e.created_at', 'e.action', 'e.workspace_id', 'e.subject_type', 'e.subject_id', 'e.actor_id', 'e.detail', 'u.name as actor_name')) as Array<ActivityRow & { created_at: unknown }>;
-      const sentences = await permissions.activity.describe(db, permissions.audit, new Map(workspaces.map((w) => [String(w.id), w.slug])), rows);
+      const sentences = await permissions.activity.describe(db, permissions.audit, new Map(workspaces.map((w) => [String(w.id), w.slug])), rows, { firmName: (await branding.get()).firmName });
       return {
         items: rows.map((r, i) => {
           const ws = byId.get(String(r.workspace_id))!;

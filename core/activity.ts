@@ -77,9 +77,10 @@ export class ActivitySentences {
   /**
    * The sentences of `rows` (events the reader may see, of one workspace or of several), as HTML:
    * names escaped, subjects linked to their pages under `/w/<slug>`. One query per subject type
-   * on the page. `ws` is the one workspace, or each row's workspace by id.
+   * on the page. `ws` is the one workspace, or each row's workspace by id. An event with no person
+   * behind it (a job, the signing order, the CLI) reads as done by the firm (`opts.firmName`).
    */
-  async describe(db: Db | Trx, audit: AuditSubjects, ws: { id: string; slug: string } | Map<string, string>, rows: ActivityRow[]): Promise<Handlebars.SafeString[]> {
+  async describe(db: Db | Trx, audit: AuditSubjects, ws: { id: string; slug: string } | Map<string, string>, rows: ActivityRow[], opts: { firmName?: string } = {}): Promise<Handlebars.SafeString[]> {
     const slugs = ws instanceof Map ? ws : new Map([[ws.id, ws.slug]]);
     const one = ws instanceof Map ? undefined : ws;
     const labels = await subjectLabels(db, audit, [...slugs.keys()], rows);
@@ -94,7 +95,7 @@ export class ActivitySentences {
       const noun = rule?.noun ?? (type ? type.replace(/([a-z])([A-Z])/g, '$1 $2').toLowerCase() : 'something');
       const subjectText = found?.label ?? (typeof detail.name === 'string' && detail.name ? detail.name : article(noun));
       const subject = found?.href && slug ? `<a href="${esc(`/w/${slug}${found.href}`)}">${esc(subjectText)}</a>` : esc(subjectText);
-      const actor = r.actor_id ? esc(String(r.actor_name ?? '') || 'A former member') : 'Someone';
+      const actor = r.actor_id ? esc(String(r.actor_name ?? '') || 'A former member') : esc(opts.firmName || 'The firm');
       const template = this.sentences.get(r.action)?.text ?? fallback(r.action);
       const html = esc(template)
         .replace(/\{actor\}/g, () => `<strong>${actor}</strong>`)

@@ -118,7 +118,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
       { area: 'workspace', label: 'Activity', path: '/audit', order: 90, can: ['read', 'AuditLog'] },
     ]);
     // The kernel's own card on the staff overview: recent activity across the person's clients.
-    navigation.addWidgets('core', [activityFeedWidget(permissions)], {});
+    navigation.addWidgets('core', [activityFeedWidget(permissions, branding)], {});
     for (const p of plugins) {
       if (p.viewsDir) views.registerNamespace(p.id, p.viewsDir);
       navigation.addNav(p.id, p.def.nav);

@@ -57,6 +57,18 @@ test('staff see sentences from their own clients only, linked to the workspace, 
   assert.not.match(card, 'fixture.note.create');
 });
 
+test('an event with no person behind it (a job, the CLI) reads as done by the firm, never "Someone"', async () => {
+  const k = app.kernel;
+  const note = newId();
+  await k.db('fixture_notes').insert({ id: note, workspace_id: ids.mine, body: 'Filed by the nightly job', area: 'shared', created_at: 2 });
+  await transaction(k.db, (trx) => k.audit.record(trx, { actorId: null, workspaceId: ids.mine, action: 'fixture.note.create', subjectType: 'Note', subjectId: note }));
+  const ada = app.client();
+  assert.is((await ada.login('ada@mine.example', PW)).status, 303);
+  const page = await ada.get('/w/mine/audit');
+  assert.match(page.text, /<strong>Harbor &amp; Vale LLP<\/strong> wrote <a href="\/w\/mine\/fixture\/notes\/[^"]+">Filed by the nightly job<\/a>/);
+  assert.not.match(page.text, 'Someone');
+});
+
 test('the owner sees every workspace’s activity', async () => {
   const owner = app.client();
   assert.is((await owner.login('owner@harbor.example', 'correct-horse-battery-staple')).status, 303);

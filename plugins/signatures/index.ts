@@ -93,7 +93,7 @@ export default definePlugin<SignaturesSettings>({
   // How each event reads on the Activity page ({subject} is the document's title).
   activity: {
     'signatures.envelope.create': '{actor} prepared {subject} for signature',
-    'signatures.envelope.send': '{actor} sent {subject} for signature',
+    'signatures.envelope.send': '{actor} sent {subject} to {detail.to} for signature',
     'signatures.envelope.resend': '{actor} sent a new signing link for {subject}',
     'signatures.envelope.void': '{actor} cancelled the signing of {subject}',
     'signatures.envelope.complete': '{subject} was signed by everyone',

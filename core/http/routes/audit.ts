@@ -281,7 +281,7 @@ export function auditRoutes(deps: HttpDeps): Router {
   async function viewRows(scope: Scope, rows: EventRow[]) {
     const out = rows.map((row) => viewRow(scope, row));
     if (scope.kind === 'admin') return out;
-    const sentences = await deps.permissions.activity.describe(db, deps.permissions.audit, scope, rows as never);
+    const sentences = await deps.permissions.activity.describe(db, deps.permissions.audit, scope, rows as never, { firmName: (await deps.branding.get()).firmName });
     return out.map((row, i) => ({ ...row, sentence: sentences[i] }));
   }
 
