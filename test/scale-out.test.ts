@@ -72,11 +72,20 @@ if (ON_PG) {
     const stream = await openSse(`${two.url}/live`, cookieOf(ada1.cookies));
     assert.is(stream.status, 200);
 
-    // Staff uploads a deliverable on process 1: the workspace's people are notified.
+    // Staff uploads a deliverable on process 1: the workspace's people are notified (Ada has the
+    // demo's notices already: the stream carries her count, one more than now).
+    const counter = createServices(testConfig(db), pino({ level: 'silent' }), systemClock);
+    let unread: number;
+    try {
+      const adaId = String((await counter.db('users').where({ email: 'ada@northwind.example' }).first('id')).id);
+      unread = Number(((await counter.db('notifications').where({ user_id: adaId }).whereNull('read_at').count({ n: '*' }).first()) as { n: number | string }).n);
+    } finally {
+      await counter.db.destroy();
+    }
     const res = await upload(staff1, '/w/northwind/files/upload', [{ name: 'Scale report.txt', data: 'shared across processes' }], { deliverable: 'yes' });
     assert.is(res.status, 200);
     const ev = await stream.next('notifications');
-    assert.is(ev.data, '1', 'published on 1, delivered on 2 through LISTEN/NOTIFY');
+    assert.is(ev.data, String(unread + 1), 'published on 1, delivered on 2 through LISTEN/NOTIFY');
 
     const services = createServices(testConfig(db), pino({ level: 'silent' }), systemClock);
     try {
