@@ -22,6 +22,8 @@ export function itemModel(i: WaitingItem, opts: { showWorkspace: boolean }) {
     title: i.title,
     kind: i.kind,
     verb: i.verb,
+    /** The link's words: "Sign: Engagement letter", or the title alone when it already starts with the verb ("Approve the brand guidelines"). */
+    label: new RegExp(`^${i.verb.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\b`, 'i').test(i.title) ? i.title : `${i.verb}: ${i.title}`,
     href: i.href,
     workspace: opts.showWorkspace ? i.workspace.name : null,
     dueDay: i.dueAt !== null ? day(i.dueAt) : null,

@@ -85,7 +85,9 @@ test('sequential, two approvers: the first approves from the email link, the sec
   const home = await w.as.admin.get('/w/acme/');
   // The home's "Waiting on you" card (core/waiting.ts, fed by the approvals provider) and the header count.
   assert.match(home.text, 'id="widget-core-waiting"');
-  assert.match(home.text, `href="/w/acme/approvals/r/${id}">Approve: Approve the design</a>`);
+  // The title already says what to do: the link reads it once ("Approve the design", not "Approve: Approve the design").
+  assert.match(home.text, `href="/w/acme/approvals/r/${id}">Approve the design</a>`);
+  assert.not.match(home.text, 'Approve: Approve');
   assert.match(home.text, /sse-swap="waiting"[^>]*>1</);
   w.clock.advance(60_000);
   const ok = await w.as.admin.postForm(`/w/acme/approvals/r/${id}/decide`, { decision: 'approve', version: hidden(mine.text, 'version') }, { headers: { 'user-agent': 'Browser/2.0' } });
