@@ -123,6 +123,11 @@ test('badges, toasts, pagination, key-value, timeline, tabs, empty state and dis
   assert.match(pages, /<a href="\/p1" rel="prev" hx-get="\/p1" hx-target="#list" hx-push-url="true">/);
   assert.match(pages, '<span class="ui-pagination-status" aria-current="page">Page 2 of 3</span>');
   assert.is(render('{{> ui/pagination page=1 pages=1 prev=false next=false}}').trim(), '', 'nothing when there is one page');
+  const log = render('{{> ui/pagination pages=false prev="/new" next="/old" prevText="Newer events" nextText="Older events" firstHref="/top" firstText="Newest events" hxTarget="#r" label="Pages of the log"}}');
+  assert.match(log, /<a href="\/top" hx-get="\/top" hx-target="#r" hx-push-url="true">Newest events<\/a>/, 'a cursor-paged list links back to its start');
+  assert.match(log, /<a href="\/old" rel="next" hx-get="\/old" hx-target="#r" hx-push-url="true">Older events <svg/);
+  assert.match(log, /rel="prev"[^>]*><svg[^>]*>.*<\/svg> Newer events<\/a>/s);
+  assert.not.match(log, 'ui-pagination-status', 'no "Page x of y" without a page count');
   const kv = render('{{> ui/kv items=(array (object key="Size" value="3 KiB") (onlyIf false (object key="Never" value="x")) (object key="Folder" value="Top" href="/f"))}}');
   assert.match(kv, /<dl class="ui-kv">\s*<div><dt>Size<\/dt><dd>3 KiB<\/dd><\/div><div><dt>Folder<\/dt><dd><a href="\/f">Top<\/a><\/dd><\/div>/);
   assert.not.match(kv, 'Never');
