@@ -98,6 +98,8 @@ test('dialog: without JavaScript a <details> whose panel is a plain POST form wi
   const withForm = render('{{#> ui/dialog id="nf" trigger="New folder" title="New folder" open=errors}}<form method="post" action="/folders">{{> ui/dialog-actions submit="Create"}}</form>{{/ui/dialog}}', { errors: { name: 'Give the folder a name' } });
   assert.match(withForm, '<details class="ui-dialog" data-ui-dialog id="nf" open>', 'open when the form has errors');
   assert.match(withForm, '<button type="submit" class="button button-primary">Create</button>');
+  const row = render('{{> ui/dialog id="revoke-7" trigger="Revoke" triggerHint="the invitation to a@b.example" triggerTone="quiet" triggerSize="small" title="Revoke it?" action="/i/7/revoke" confirm="Revoke" confirmTone="danger" text=false}}');
+  assert.match(row, '<summary class="button button-quiet button-small">Revoke<span class="visually-hidden"> the invitation to a@b.example</span></summary>', 'a row trigger names its row to a screen reader');
 });
 
 test('fields: a label for the input; an error marks it invalid and is described by the message; hints are described too', () => {
