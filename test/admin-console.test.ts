@@ -49,7 +49,12 @@ test('workspaces: archiving shuts its people out (404) until it is reopened', as
   await client.login('ada@northwind.example', PW);
   assert.is((await client.get('/w/northwind/')).status, 200);
   const page = await owner.get(`/admin/workspaces/${northwindId}`);
-  assert.match(page.text, 'data-confirm="Archive', 'archiving asks first');
+  // Archiving asks first: a ui/dialog whose panel holds the POST form and its confirm button.
+  const dialog = /<details class="ui-dialog[^"]*" data-ui-dialog id="archive-workspace">[\s\S]*?<\/details>/.exec(page.text)?.[0] ?? '';
+  assert.match(dialog, /<summary class="button button-danger">.*Archive this workspace<\/summary>/, 'archiving asks first');
+  assert.match(dialog, `<form method="post" action="/admin/workspaces/${northwindId}/archive">`);
+  assert.match(dialog, '<button type="submit" class="button button-danger">Archive workspace</button>');
+  assert.not.match(page.text, 'data-confirm');
   assert.is((await owner.postForm(`/admin/workspaces/${northwindId}/archive`, {})).status, 303);
   assert.is((await client.get('/w/northwind/')).status, 404);
   assert.match((await client.get('/')).text, 'No workspace yet');

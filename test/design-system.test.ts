@@ -98,6 +98,8 @@ test('dialog: without JavaScript a <details> whose panel is a plain POST form wi
   const withForm = render('{{#> ui/dialog id="nf" trigger="New folder" title="New folder" open=errors}}<form method="post" action="/folders">{{> ui/dialog-actions submit="Create"}}</form>{{/ui/dialog}}', { errors: { name: 'Give the folder a name' } });
   assert.match(withForm, '<details class="ui-dialog" data-ui-dialog id="nf" open>', 'open when the form has errors');
   assert.match(withForm, '<button type="submit" class="button button-primary">Create</button>');
+  const row = render('{{> ui/dialog id="revoke-7" trigger="Revoke" triggerHint="the invitation to a@b.example" triggerTone="quiet" triggerSize="small" title="Revoke it?" action="/i/7/revoke" confirm="Revoke" confirmTone="danger" text=false}}');
+  assert.match(row, '<summary class="button button-quiet button-small">Revoke<span class="visually-hidden"> the invitation to a@b.example</span></summary>', 'a row trigger names its row to a screen reader');
 });
 
 test('fields: a label for the input; an error marks it invalid and is described by the message; hints are described too', () => {
@@ -123,6 +125,11 @@ test('badges, toasts, pagination, key-value, timeline, tabs, empty state and dis
   assert.match(pages, /<a href="\/p1" rel="prev" hx-get="\/p1" hx-target="#list" hx-push-url="true">/);
   assert.match(pages, '<span class="ui-pagination-status" aria-current="page">Page 2 of 3</span>');
   assert.is(render('{{> ui/pagination page=1 pages=1 prev=false next=false}}').trim(), '', 'nothing when there is one page');
+  const log = render('{{> ui/pagination pages=false prev="/new" next="/old" prevText="Newer events" nextText="Older events" firstHref="/top" firstText="Newest events" hxTarget="#r" label="Pages of the log"}}');
+  assert.match(log, /<a href="\/top" hx-get="\/top" hx-target="#r" hx-push-url="true">Newest events<\/a>/, 'a cursor-paged list links back to its start');
+  assert.match(log, /<a href="\/old" rel="next" hx-get="\/old" hx-target="#r" hx-push-url="true">Older events <svg/);
+  assert.match(log, /rel="prev"[^>]*><svg[^>]*>.*<\/svg> Newer events<\/a>/s);
+  assert.not.match(log, 'ui-pagination-status', 'no "Page x of y" without a page count');
   const kv = render('{{> ui/kv items=(array (object key="Size" value="3 KiB") (onlyIf false (object key="Never" value="x")) (object key="Folder" value="Top" href="/f"))}}');
   assert.match(kv, /<dl class="ui-kv">\s*<div><dt>Size<\/dt><dd>3 KiB<\/dd><\/div><div><dt>Folder<\/dt><dd><a href="\/f">Top<\/a><\/dd><\/div>/);
   assert.not.match(kv, 'Never');

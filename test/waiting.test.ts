@@ -83,7 +83,8 @@ test.after(async () => {
   await app.close();
 });
 
-const titles = (html: string) => [...html.matchAll(/<a href="\/w\/[a-z]+\/chores\/[a-z]+s\/[0-9a-f-]+">([^<]+)<\/a>/g)].map((m) => m[1]!);
+// The inbox's links and the home card's ui-list titles (class="ui-list-title").
+const titles = (html: string) => [...html.matchAll(/<a (?:class="ui-list-title" )?href="\/w\/[a-z]+\/chores\/[a-z]+s\/[0-9a-f-]+">([^<]+)<\/a>/g)].map((m) => m[1]!);
 const headerCount = (html: string) => Number(/sse-swap="waiting"[^>]*>(\d+)</.exec(html)?.[1] ?? NaN);
 
 test('two providers, one person: overdue first, then by due date, undated last; only their own, only their workspaces', async () => {

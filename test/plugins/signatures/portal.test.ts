@@ -47,7 +47,7 @@ test('sent to a client then another: waiting on the first only, in the card, /in
   assert.match(inbox.text, `href="${href}">Sign<span class="visually-hidden">: Engagement letter</span>`);
   assert.is(count(inbox.text), 1);
   const home = await w.as.client_member.get('/w/acme/');
-  assert.match(home.text, `<a href="${href}">Sign: Engagement letter</a>`);
+  assert.match(home.text, `<a class="ui-list-title" href="${href}">Sign: Engagement letter</a>`, 'in the waiting card');
   const mine = await w.as.client_member.get('/w/acme/signatures/mine');
   assert.is(mine.status, 200);
   assert.match(mine.text, '1 document is waiting for your signature');
