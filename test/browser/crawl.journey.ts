@@ -5,7 +5,7 @@
 // viewport, naming what sticks out), a console error or uncaught exception, a CSP violation, an
 // axe-core serious or critical finding, or an answer of 404 or worse to a link the portal shows.
 // Every finding is reported at once with role, viewport and page. A screenshot of each page is
-// saved under test-artifacts/crawl/<role>/<viewport>/<page>.png, the findings in findings.txt.
+// saved under test-artifacts/crawl/<role>/<viewport>/<page>.jpg, the findings in findings.txt.
 //
 // Bounded for CI: one browser, one context per role and viewport, at most MAX_PAGES pages per role
 // and PER_PATTERN URLs per pattern (a path with its ids replaced, and the names of its query
@@ -167,7 +167,7 @@ async function judge(role: string, tab: Tab, u: URL, into: string[]): Promise<vo
   const shot = `${role}/${tab.viewport}/${pageName(u)}`;
   mkdirSync(dirname(join(art.dir, shot)), { recursive: true });
   const before = art.a11y.length;
-  await art.check(tab.page, shot);
+  await art.check(tab.page, shot, { jpeg: true });
   for (const a of art.a11y.splice(before)) into.push(`${where}: axe ${a.slice(shot.length + 2)}`);
   for (const e of new Set(tab.errors)) into.push(`${where}: ${e}`);
 }
