@@ -1,0 +1,96 @@
+// Plugin `invoices`: invoices per client workspace. Staff write drafts (lines with quantities to
+// three decimals, tax per line, discounts), issue them (a number from the firm's gap-free series,
+// a PDF in the firm's colour stored encrypted, its SHA-256 on the page), record payments and
+// refunds with receipts, and void; the client's people who may read invoices see them, what is
+// owed and overdue, and download the PDF. See docs/invoices.md.
+//   index.ts    this definition             routes.ts  the pages under /w/:workspace/invoices
+//   service.ts  the workflow and its audit  forms.ts   editor, payment and void forms
+//   money.ts    minor units and rounding    numbering.ts  the number series (locked counters)
+//   pdf.ts      the issued PDF              views.ts   view models     waiting.ts  "invoices to pay"
+//   widget.ts   the home card               demo.ts    demo data
+import { definePlugin, Tokens, type RoutesContext } from '../../core/index.ts';
+import { workspaceRoutes } from './routes.ts';
+import type { InvoicesDeps } from './service.ts';
+import { settingsSchema, type InvoicesSettings } from './settings.ts';
+import { invoicesWaiting } from './waiting.ts';
+import { toPayWidget } from './widget.ts';
+import { seedInvoicesDemo } from './demo.ts';
+
+declare module '../../core/events.ts' {
+  interface AtriumEvents {
+    'invoices.invoice.created': { workspaceId: string; invoiceId: string };
+    'invoices.invoice.updated': { workspaceId: string; invoiceId: string };
+    'invoices.invoice.issued': { workspaceId: string; invoiceId: string };
+    'invoices.invoice.viewed': { workspaceId: string; invoiceId: string };
+    'invoices.invoice.voided': { workspaceId: string; invoiceId: string };
+    'invoices.payment.recorded': { workspaceId: string; invoiceId: string; paymentId: string; status: string };
+  }
+}
+
+export function depsOf(ctx: RoutesContext<InvoicesSettings>): InvoicesDeps {
+  const c = ctx.container;
+  return {
+    db: ctx.db,
+    audit: c.resolve(Tokens.Audit),
+    events: c.resolve(Tokens.Events),
+    storage: c.resolve(Tokens.Storage),
+    branding: c.resolve(Tokens.Branding),
+    notifications: c.resolve(Tokens.Notifications),
+    approvables: c.resolve(Tokens.Approvables),
+    clock: c.resolve(Tokens.Clock),
+    logger: ctx.logger,
+    settings: ctx.settings,
+  };
+}
+
+/** What a client may read: every invoice once issued, never a draft. */
+export const CLIENT_VISIBLE = ['issued', 'viewed', 'partially_paid', 'paid', 'void'];
+
+export default definePlugin<InvoicesSettings>({
+  id: 'invoices',
+  version: '1.0.0',
+  kernel: '^1.0.0',
+  description: 'Invoices for each client: drafts, numbered issue with a PDF, payments and receipts, what is owed and overdue.',
+  migrations: new URL('./migrations', import.meta.url),
+  views: new URL('./views', import.meta.url),
+  events: ['invoices.invoice.created', 'invoices.invoice.updated', 'invoices.invoice.issued', 'invoices.invoice.viewed', 'invoices.invoice.voided', 'invoices.payment.recorded'],
+  settings: settingsSchema,
+  permissions: {
+    // read: the list, an invoice, its PDF and receipts; create/update: drafts; issue: number and
+    // send; void: cancel an unpaid issued invoice; record: payments and refunds received.
+    subjects: { Invoice: ['read', 'create', 'update', 'issue', 'void', 'record'] },
+    tables: { Invoice: 'invoices_invoices' },
+    audit: {
+      Invoice: { read: ['read', 'Invoice'], table: 'invoices_invoices', path: '/invoices/i/:id', label: 'label', noun: 'invoice' },
+    },
+    grants: {
+      staff: [{ action: ['read', 'create', 'update', 'issue', 'void', 'record'], subject: 'Invoice' }],
+      // The client's admin reads issued invoices; other client roles see no invoice and no amount
+      // unless the firm gives a custom role (a "Billing" role at /admin/roles) the same grant.
+      client_admin: [{ action: 'read', subject: 'Invoice', conditions: { status: { $in: CLIENT_VISIBLE } } }],
+    },
+  },
+  activity: {
+    'invoices.invoice.create': '{actor} started {subject}',
+    'invoices.invoice.update': '{actor} edited {subject}',
+    'invoices.invoice.issue': '{actor} issued invoice {subject}',
+    'invoices.invoice.view': '{actor} opened invoice {subject}',
+    'invoices.invoice.void': '{actor} voided invoice {subject}',
+    'invoices.invoice.pay': '{actor} recorded a payment on invoice {subject} (receipt {detail.receipt})',
+    'invoices.invoice.refund': '{actor} recorded a refund on invoice {subject} (receipt {detail.receipt})',
+  },
+  nav: [{ area: 'workspace', label: 'Invoices', path: '/invoices', can: ['read', 'Invoice'], order: 50 }],
+  widgets: [toPayWidget],
+
+  // Demo data (`atrium demo:seed`, /setup): Northwind's retainer to pay, a partly paid project, a draft (demo.ts).
+  demo: (ctx, demo) => seedInvoicesDemo(depsOf(ctx), demo),
+
+  register(ctx) {
+    // "Waiting on you": invoices to pay, for the client's people who may read invoices (waiting.ts).
+    ctx.container.resolve(Tokens.Waiting).register('invoices', invoicesWaiting);
+  },
+
+  routes({ workspace }, ctx) {
+    workspaceRoutes(workspace, depsOf(ctx));
+  },
+});
