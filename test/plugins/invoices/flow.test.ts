@@ -92,7 +92,7 @@ test('draft -> issued -> viewed -> partly paid -> paid, refund, with numbers, re
   const viewed = await w.app.kernel.db('invoices_invoices').where({ id }).first();
   assert.is(viewed.status, 'viewed');
   await w.as.admin.get(`${base()}/i/${id}`);
-  assert.is(await w.app.kernel.db('audit_events').where({ action: 'invoices.invoice.view', subject_id: id }).count({ n: '*' }).first().then((r: { n: number | string }) => Number(r.n)), 1, 'the first view only');
+  assert.is(await w.app.kernel.db('audit_events').where({ action: 'invoices.invoice.view', subject_id: id }).count({ n: '*' }).first().then((r) => Number((r as { n: number | string }).n)), 1, 'the first view only');
 
   // The PDF download: the stored bytes, safe headers.
   const pdf = await download(w.as.admin, `${base()}/i/${id}/pdf`);
@@ -149,7 +149,7 @@ test('void: a reason is required, the client reads it; a paid invoice cannot be 
   assert.ok(seen.text.includes('Issued to the wrong client'));
   assert.is((await w.as.staff.postForm(`${base()}/i/${id}/payments`, { amount: '1', method: 'cash', reference: '', received: '2026-12-08' })).status, 400, 'refused beside the amount');
   assert.is(Number((await w.app.kernel.db('invoices_invoices').where({ id }).first()).paid_total), 0);
-  assert.is(await w.app.kernel.db('audit_events').where({ action: 'invoices.invoice.void', subject_id: id }).count({ n: '*' }).first().then((r: { n: number | string }) => Number(r.n)), 1);
+  assert.is(await w.app.kernel.db('audit_events').where({ action: 'invoices.invoice.void', subject_id: id }).count({ n: '*' }).first().then((r) => Number((r as { n: number | string }).n)), 1);
 });
 
 test('lists: staff filter by status with drafts; the client sees outstanding and overdue totals', async () => {
