@@ -13,7 +13,7 @@ import { createWorkspace } from '../core/identity/users.ts';
 import type { Db } from '../core/db/index.ts';
 
 const test = suite('demo');
-const ALL = ['team', 'files', 'approvals', 'signatures'];
+const ALL = ['team', 'files', 'approvals', 'signatures', 'invoices'];
 // Previews off: they render after commit, and their rows would move the counts compared below.
 const NO_PREVIEWS = { plugins: { settings: { files: { previewMaxBytes: 0 } } } };
 let app: TestApp;
@@ -73,7 +73,10 @@ test('/setup loads every plugin\'s demo: files, approvals, a document out for si
   assert.ok(mail.some((m) => /sign/i.test(m.subject)), 'her signing link waits in the outbox');
   assert.ok(mail.length >= 2, 'with the approval request and the deliverable notice');
   const marker = JSON.parse((await db('settings').where({ key: 'core.demo' }).first('value')).value) as { plugins: string[] };
-  assert.equal([...marker.plugins].sort(), ['approvals', 'files', 'signatures']);
+  assert.equal([...marker.plugins].sort(), ['approvals', 'files', 'invoices', 'signatures']);
+  const invoices = (await db('invoices_invoices').where({ workspace_id: northwind }).select('status', 'number')) as Array<{ status: string; number: string | null }>;
+  assert.equal(invoices.map((i) => i.status).sort(), ['draft', 'issued', 'partially_paid'], 'a retainer to pay, a project partly paid, a draft');
+  assert.ok(invoices.some((i) => /^INV-\d{4}-0001$/.test(String(i.number))));
 });
 
 test('running it again changes nothing', async () => {
@@ -96,6 +99,7 @@ test('Ada\'s home shows an approval waiting on her and a document to sign; so do
   assert.match(inbox, 'Statement of work: website refresh');
   assert.match(inbox, 'Engagement letter 2026');
   assert.not.match(inbox, 'Quarterly review Q1 2026', 'not the request she already approved');
+  assert.match(inbox, /Invoice INV-\d{4}-0001/, 'the retainer to pay');
 });
 
 test('the files list shows folders and files; the internal folder only to the firm', async () => {
