@@ -152,18 +152,18 @@ test('demo:seed prints the demo password once, runs the plugins\' demos and is i
   assert.is(first.code, 0, first.err);
   assert.match(first.out, /Password for every demo account: demo-\S+/);
   // The default configuration's plugins, through a booted (not listening) kernel: see test/demo.test.ts.
-  assert.match(first.out, 'Demo data from the plugins: approvals, files, signatures.');
+  assert.match(first.out, 'Demo data from the plugins: approvals, files, invoices, signatures.');
   // Previews off here: this server would otherwise render the demo's PDFs (and audit it) meanwhile.
-  const app = await startApp({ db, plugins: ['team', 'files', 'approvals', 'signatures'], overrides: { plugins: { settings: { files: { previewMaxBytes: 0 } } } } });
+  const app = await startApp({ db, plugins: ['team', 'files', 'approvals', 'signatures', 'invoices'], overrides: { plugins: { settings: { files: { previewMaxBytes: 0 } } } } });
   try {
     const count = async (table: string) => Number(((await app.kernel.db(table).count({ n: '*' }).first()) as { n: number | string }).n);
-    const before = { files: await count('files_files'), requests: await count('approvals_requests'), envelopes: await count('signatures_envelopes'), audit: await count('audit_events'), mail: await count('outbox') };
-    assert.ok(before.files > 0 && before.requests === 2 && before.envelopes === 1, JSON.stringify(before));
+    const before = { files: await count('files_files'), requests: await count('approvals_requests'), envelopes: await count('signatures_envelopes'), invoices: await count('invoices_invoices'), audit: await count('audit_events'), mail: await count('outbox') };
+    assert.ok(before.files > 0 && before.requests === 2 && before.envelopes === 1 && before.invoices === 3, JSON.stringify(before));
     const again = await atrium(['demo:seed']);
     assert.is(again.code, 0, again.err);
     assert.match(again.out, 'already loaded');
     assert.not.match(again.out, 'Password');
-    assert.equal({ files: await count('files_files'), requests: await count('approvals_requests'), envelopes: await count('signatures_envelopes'), audit: await count('audit_events'), mail: await count('outbox') }, before);
+    assert.equal({ files: await count('files_files'), requests: await count('approvals_requests'), envelopes: await count('signatures_envelopes'), invoices: await count('invoices_invoices'), audit: await count('audit_events'), mail: await count('outbox') }, before);
   } finally {
     await app.close();
   }

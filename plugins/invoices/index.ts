@@ -7,13 +7,15 @@
 //   service.ts  the workflow and its audit  forms.ts   editor, payment and void forms
 //   money.ts    minor units and rounding    numbering.ts  the number series (locked counters)
 //   pdf.ts      the issued PDF              views.ts   view models     waiting.ts  "invoices to pay"
-//   widget.ts   the home card               demo.ts    demo data
+//   widget.ts   the home card               staff-widget.ts  the staff overview's overdue card
+//   demo.ts     demo data
 import { definePlugin, Tokens, type RoutesContext } from '../../core/index.ts';
 import { workspaceRoutes } from './routes.ts';
 import type { InvoicesDeps } from './service.ts';
 import { settingsSchema, type InvoicesSettings } from './settings.ts';
 import { invoicesWaiting } from './waiting.ts';
 import { toPayWidget } from './widget.ts';
+import { overdueWidget } from './staff-widget.ts';
 import { seedInvoicesDemo } from './demo.ts';
 
 declare module '../../core/events.ts' {
@@ -80,7 +82,7 @@ export default definePlugin<InvoicesSettings>({
     'invoices.invoice.refund': '{actor} recorded a refund on invoice {subject} (receipt {detail.receipt})',
   },
   nav: [{ area: 'workspace', label: 'Invoices', path: '/invoices', can: ['read', 'Invoice'], order: 50 }],
-  widgets: [toPayWidget],
+  widgets: [toPayWidget, overdueWidget],
 
   // Demo data (`atrium demo:seed`, /setup): Northwind's retainer to pay, a partly paid project, a draft (demo.ts).
   demo: (ctx, demo) => seedInvoicesDemo(depsOf(ctx), demo),

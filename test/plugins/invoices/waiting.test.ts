@@ -30,6 +30,12 @@ test('issued invoices wait on the client admin, overdue first; paid and void one
   assert.ok(pos('INV-2026-0002') < pos('INV-2026-0001'), 'the overdue one first');
   assert.ok(inbox.includes(`/w/${w.ws.slug}/invoices/i/${b}`));
   for (const who of ['staff', 'member', 'viewer'] as const) assert.ok(!(await w.as[who].get('/inbox')).text.includes('/invoices/i/'), `${who} is not asked to pay`);
+  // The staff overview's card lists the overdue one (and only it), for the firm.
+  const page = (await w.as.staff.get('/staff/')).text;
+  const overview = /id="widget-invoices-overdue"[^]*?<\/section>/.exec(page)?.[0] ?? '';
+  assert.ok(overview.includes('Overdue invoices'));
+  assert.ok(overview.includes(`/w/${w.ws.slug}/invoices/i/${b}`));
+  assert.ok(!overview.includes(`/w/${w.ws.slug}/invoices/i/${a}`));
   // Paid in full and void: no longer waiting.
   await w.as.staff.get(`/w/${w.ws.slug}/invoices/i/${a}`);
   assert.is((await w.as.staff.postForm(`/w/${w.ws.slug}/invoices/i/${a}/payments`, { amount: '10.00', method: 'bank_transfer', reference: 'x', received: '2026-12-07' })).status, 303);
