@@ -17,7 +17,7 @@ export function summary(r: InvoiceRow, href: string, now: number) {
     tone: STATUS_TONES[r.status],
     overdue: isOverdue(r, now),
     total: formatMoney(r.total, r.currency),
-    due: r.status === 'void' || r.status === 'draft' ? null : formatMoney(owedOf(r), r.currency),
+    due: r.status === 'void' || r.status === 'draft' ? null : formatMoney(Math.max(0, owedOf(r)), r.currency),
     issuedAt: r.issued_at,
     dueAt: r.due_at,
     createdAt: r.created_at,
