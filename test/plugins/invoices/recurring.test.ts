@@ -2,7 +2,8 @@
 // two kernels with their own pools on one database, as two processes would be; on SQLite two
 // runners on the one database), with a test clock across month ends: the 31st is Jan 31, Feb 28
 // (29 in a leap year), Mar 31; quarterly and yearly; paused makes none; after downtime each missed
-// period is made once; a draft left unissued by a failure is issued by the next run.
+// period is made once; a draft left unissued by a failure is issued by the next run. The same two
+// runners send each payment reminder step once.
 import 'reflect-metadata';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,6 +17,8 @@ import type { InvoicesDeps, Ws } from '../../../plugins/invoices/service.ts';
 import { settingsSchema } from '../../../plugins/invoices/settings.ts';
 import { createTemplate, runRecurring, setTemplatePaused, type TemplateInput } from '../../../plugins/invoices/recurring.ts';
 import { runBillingJobs } from '../../../plugins/invoices/jobs.ts';
+import { runReminders } from '../../../plugins/invoices/reminders.ts';
+import { createDraft, issueInvoice } from '../../../plugins/invoices/service.ts';
 import { firstOnOrAfter, monthOf, periodAt, type Schedule } from '../../../plugins/invoices/schedule.ts';
 import { freshDatabase, ON_PG, setupOwner, startApp, type TestApp } from '../../helpers/app.ts';
 
@@ -201,6 +204,20 @@ test('a draft left unissued by a failure is issued by the next run, once', async
   const made = await invoicesOf(id);
   assert.equal(made.map((m) => m.status), ['issued']);
   assert.is(made.length, 1);
+});
+
+test('two runners send a reminder step once', async () => {
+  clock.set(at('2029-11-02T09:00:00Z'));
+  const id = await transaction(a.db, (trx) => createDraft(a, trx, ws, { actorId: null }, { currency: 'EUR', termsDays: 10, notes: '', terms: '', lines: [{ description: 'Work', quantity: 1000, unitPrice: 10_000, taxRate: 0, discount: 0 }] }));
+  await issueInvoice(a, ws, { actorId: null }, id);
+  // Due 12 Nov; 15 Nov is a day late (and then some): the after-1 step, once, whoever runs.
+  await tick('2029-11-15T09:00:00Z');
+  await Promise.all([runReminders(a), runReminders(b), runReminders(a), runReminders(b)]);
+  await tick('2029-11-15T10:00:00Z');
+  const steps = (await one.kernel.db('invoices_reminders').where({ invoice_id: id }).pluck('step')) as string[];
+  assert.equal(steps, ['after-1']);
+  const audited = (await one.kernel.db('audit_events').where({ action: 'invoices.invoice.remind', subject_id: id }).count({ n: '*' }).first()) as { n: number | string };
+  assert.is(Number(audited.n), 1);
 });
 
 test.run();
