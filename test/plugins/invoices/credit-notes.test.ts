@@ -108,6 +108,14 @@ test('credit some lines, then an amount: own numbers, PDFs, what is owed goes do
   assert.ok(list.includes('EUR 1,560.00'));
   const home = decode((await w.as.admin.get(`/w/${w.ws.slug}/`)).text);
   assert.ok(home.includes('EUR 1,560.00'));
+  // Past its due date (the row's date, not the clock: sessions stay): the overdue totals and the
+  // staff overview's overdue card say the reduced amount too.
+  await w.app.kernel.db('invoices_invoices').where({ id }).update({ due_at: w.clock.now() - 1 });
+  const overdue = decode((await w.as.admin.get(`${base()}/?status=overdue`)).text);
+  assert.ok(/EUR 1,560\.00<\/td><td[^>]*>EUR 1,560\.00/.test(overdue.replace(/\s+</g, '<')), 'outstanding and overdue');
+  const staff = decode((await w.as.staff.get('/staff/')).text);
+  const card = /id="widget-invoices-overdue"[^]*?<\/section>/.exec(staff)?.[0] ?? '';
+  assert.ok(card.includes('EUR 1,560.00'), card.slice(0, 600));
 
   // Line 1 has 8 hours left; more is refused beside the field.
   const tooMuch = await w.as.staff.postForm(url, { kind: 'lines', 'qty-1': '8.001', reason: 'Too much' });
