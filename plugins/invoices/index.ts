@@ -9,6 +9,9 @@
 //   pdf.ts      the issued PDF              views.ts   view models     waiting.ts  "invoices to pay"
 //   widget.ts   the home card               staff-widget.ts  the staff overview's overdue card
 //   demo.ts     demo data
+//   workspace-settings.ts + routes/settings.ts   each workspace's defaults for new drafts
+//   receivables.ts + routes/receivables.ts       /staff/invoices: what clients owe, CSV
+//   preview.ts  a draft as a PDF, never stored   logo.ts  the firm's logo, checked before pdf-lib
 import { definePlugin, Tokens, type RoutesContext } from '../../core/index.ts';
 import { workspaceRoutes } from './routes.ts';
 import type { InvoicesDeps } from './service.ts';
@@ -17,6 +20,8 @@ import { invoicesWaiting } from './waiting.ts';
 import { toPayWidget } from './widget.ts';
 import { overdueWidget } from './staff-widget.ts';
 import { seedInvoicesDemo } from './demo.ts';
+import { settingsRoutes } from './routes/settings.ts';
+import { receivablesRoutes } from './routes/receivables.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -64,6 +69,8 @@ export default definePlugin<InvoicesSettings>({
     tables: { Invoice: 'invoices_invoices' },
     audit: {
       Invoice: { read: ['read', 'Invoice'], table: 'invoices_invoices', path: '/invoices/i/:id', label: 'label', noun: 'invoice' },
+      // A workspace's invoice settings: the firm's side only (no client role may issue).
+      InvoiceSettings: { read: ['issue', 'Invoice'], noun: 'invoice settings' },
     },
     grants: {
       staff: [{ action: ['read', 'create', 'update', 'issue', 'void', 'record'], subject: 'Invoice' }],
@@ -80,8 +87,12 @@ export default definePlugin<InvoicesSettings>({
     'invoices.invoice.void': '{actor} voided invoice {subject}',
     'invoices.invoice.pay': '{actor} recorded a payment on invoice {subject} (receipt {detail.receipt})',
     'invoices.invoice.refund': '{actor} recorded a refund on invoice {subject} (receipt {detail.receipt})',
+    'invoices.settings.update': '{actor} changed the invoice settings',
   },
-  nav: [{ area: 'workspace', label: 'Invoices', path: '/invoices', can: ['read', 'Invoice'], order: 50 }],
+  nav: [
+    { area: 'workspace', label: 'Invoices', path: '/invoices', can: ['read', 'Invoice'], order: 50 },
+    { area: 'staff', label: 'Receivables', path: '/invoices', can: ['issue', 'Invoice'], order: 40 },
+  ],
   widgets: [toPayWidget, overdueWidget],
 
   // Demo data (`atrium demo:seed`, /setup): Northwind's retainer to pay, a partly paid project, a draft (demo.ts).
@@ -92,7 +103,10 @@ export default definePlugin<InvoicesSettings>({
     ctx.container.resolve(Tokens.Waiting).register('invoices', invoicesWaiting);
   },
 
-  routes({ workspace }, ctx) {
-    workspaceRoutes(workspace, depsOf(ctx));
+  routes({ workspace, staff }, ctx) {
+    const deps = depsOf(ctx);
+    settingsRoutes(workspace, deps);
+    workspaceRoutes(workspace, deps);
+    receivablesRoutes(staff, deps);
   },
 });
