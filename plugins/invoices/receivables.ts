@@ -4,7 +4,7 @@
 // One query for a page of rows (open invoices and this month's payments as one UNION ALL, grouped,
 // with the row count as a window) and one for the totals by currency: no query per workspace.
 import type { Knex } from 'knex';
-import { workspacesQueryFor, type Db } from '../../core/index.ts';
+import { workspacesQueryFor, type Db, type FirmRole } from '../../core/index.ts';
 import { OPEN } from './service.ts';
 
 export const SORTS = ['client', 'outstanding', 'overdue', 'paid', 'open'] as const;
@@ -12,7 +12,7 @@ export type Sort = (typeof SORTS)[number];
 export type Dir = 'asc' | 'desc';
 
 export interface ReceivablesQuery {
-  user: { id: string; firmRole: string | null };
+  user: { id: string; firmRole: FirmRole | null };
   /** Owners and admins: only the workspaces they are on the team of. */
   mine: boolean;
   now: number;
@@ -41,7 +41,7 @@ export interface CurrencyTotal {
 function workspaceIds(db: Db, q: ReceivablesQuery) {
   const seesAll = q.user.firmRole === 'owner' || q.user.firmRole === 'admin';
   if (q.mine && seesAll) return db('memberships as m').join('workspaces as w', 'w.id', 'm.workspace_id').where('m.user_id', q.user.id).andWhere('w.archived', false).select('w.id');
-  return workspacesQueryFor(db, q.user as never).select('w.id');
+  return workspacesQueryFor(db, q.user).select('w.id');
 }
 
 /** Open invoices and this month's payments, one row each, in the same columns. */

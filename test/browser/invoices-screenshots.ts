@@ -10,7 +10,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Browser } from 'playwright-core';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { launchChromium } from './support.ts';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const outDir = resolve(process.argv[2] ?? 'test-artifacts/invoices-shots');
 const PASSWORD = 'Screenshots need a long passphrase';
@@ -93,6 +97,21 @@ async function main(): Promise<void> {
           await p.locator('#line-0-amount', { hasText: '162.00' }).waitFor({ timeout: 5000 });
         },
       },
+      {
+        // Enter in a field recalculates (nothing saved); "Save draft" is a plain submit, not htmx.
+        name: 'editor-saved-staff',
+        state: staff,
+        path: '/w/northwind/invoices/new',
+        act: async (p) => {
+          await p.fill('#line-0-description', 'Saved from the browser');
+          await p.fill('#line-0-unitPrice', '80.00');
+          await p.press('#line-0-unitPrice', 'Enter');
+          await p.waitForURL(/\/invoices\/new$/);
+          if ((await p.inputValue('#line-0-description')) !== 'Saved from the browser') throw new Error('Enter lost the line');
+          await p.getByRole('button', { name: 'Save draft' }).click();
+          await p.waitForURL(/\/invoices\/i\/[0-9a-f-]{36}$/);
+        },
+      },
       { name: 'editor-draft-staff', state: staff, path: `${draft}/edit` },
       { name: 'draft-staff', state: staff, path: draft },
       { name: 'settings-staff', state: staff, path: '/w/northwind/invoices/settings' },
@@ -113,7 +132,11 @@ async function main(): Promise<void> {
         const scroll = (await page.evaluate('document.documentElement.scrollWidth')) as number;
         const culprits = scroll > viewport.width ? ((await page.evaluate(`[...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > ${viewport.width} + 0.5 && !(e.parentElement && e.parentElement.getBoundingClientRect().right > ${viewport.width} + 0.5)).slice(0, 4).map((e) => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + ' ' + Math.round(e.getBoundingClientRect().right))`)) as string[]) : [];
         await page.screenshot({ path: join(outDir, `${shot.name}-${size}.png`), fullPage: true });
-        console.log(`${shot.name}-${size}: ${scroll > viewport.width ? `OVERFLOW ${scroll}px (${culprits.join(', ')})` : 'fits'}`);
+        // axe-core, through the DevTools protocol (the page's CSP stays as it is): serious and critical only.
+        await page.evaluate(AXE);
+        const axe = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: Array<{ id: string; impact: string; nodes: unknown[] }> };
+        const bad = axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id} (${v.impact}, ${v.nodes.length})`);
+        console.log(`${shot.name}-${size}: ${scroll > viewport.width ? `OVERFLOW ${scroll}px (${culprits.join(', ')})` : 'fits'}; axe: ${bad.length ? bad.join(', ') : 'no serious or critical'}`);
         await ctx.close();
       }
     }
