@@ -18,15 +18,6 @@ let owner: ReturnType<World['app']['client']>;
 const EVIL = '=HYPERLINK("http://evil.example","click")';
 
 test.before(async () => {
-  try {
-    await setup();
-  } catch (err) {
-    console.error(err);
-    throw err;
-  }
-});
-
-async function setup() {
   w = await invoicesWorld();
   const k = w.app.kernel;
   // Acme (the staff member's): 1,000 EUR issued and overdue with 400 paid this month, 50 USD open.
@@ -55,7 +46,7 @@ async function setup() {
   const otherId = /\/i\/([0-9a-f-]{36})$/.exec(otherDraft.location!)![1]!;
   await owner.get(`/w/other/invoices/i/${otherId}`);
   assert.is((await owner.postForm(`/w/other/invoices/i/${otherId}/issue`, {})).status, 303);
-}
+});
 test.after(async () => {
   await w.app.close();
 });
