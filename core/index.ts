@@ -43,3 +43,4 @@ export { documentView, pageImageName, pageNumber, sendPageImage, type DocumentPa
 export type { WaitingRegistry, WaitingProvider, WaitingPerson, WaitingRow, WaitingItem, WaitingList, WaitingWorkspace } from './waiting.ts';
 export { PERSON_ID } from './permissions.ts';
 export { KERNEL_VERSION } from './version.ts';
+export { startOfDay } from './time.ts';

@@ -82,8 +82,9 @@ export class BrandingService {
     return value;
   }
 
-  async logo(): Promise<{ mime: string; data: Buffer } | null> {
-    const stored = await getSetting<{ mime: string; data: string }>(this.db, 'branding.logo');
+  /** The logo's bytes; inside a transaction pass it as `via` (see `get`). */
+  async logo(via?: Db | Trx): Promise<{ mime: string; data: Buffer } | null> {
+    const stored = await getSetting<{ mime: string; data: string }>(via ?? this.db, 'branding.logo');
     return stored ? { mime: stored.mime, data: Buffer.from(stored.data, 'base64') } : null;
   }
 

@@ -12,6 +12,9 @@
 //   credit-notes.ts, credit-forms.ts, credit-routes.ts  credit notes (their own series and PDF)
 //   recurring.ts, schedule.ts, recurring-forms.ts, recurring-routes.ts  recurring invoices
 //   reminders.ts  payment reminders   jobs.ts  the recurring and reminder jobs
+//   workspace-settings.ts + routes/settings.ts   each workspace's defaults for new drafts
+//   receivables.ts + routes/receivables.ts       /staff/invoices: what clients owe, CSV
+//   preview.ts  a draft as a PDF, never stored   logo.ts  the firm's logo, checked before pdf-lib
 import { definePlugin, Tokens, type RoutesContext } from '../../core/index.ts';
 import { workspaceRoutes } from './routes.ts';
 import type { InvoicesDeps } from './service.ts';
@@ -23,6 +26,8 @@ import { seedInvoicesDemo } from './demo.ts';
 import { creditNoteRoutes } from './credit-routes.ts';
 import { recurringRoutes } from './recurring-routes.ts';
 import { startBillingJobs, stopBillingJobs } from './jobs.ts';
+import { settingsRoutes } from './routes/settings.ts';
+import { receivablesRoutes } from './routes/receivables.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -80,6 +85,8 @@ export default definePlugin<InvoicesSettings>({
       Invoice: { read: ['read', 'Invoice'], table: 'invoices_invoices', path: '/invoices/i/:id', label: 'label', noun: 'invoice' },
       // Recurring templates are the firm's: only those who may issue invoices read their events.
       InvoiceTemplate: { read: ['issue', 'Invoice'], table: 'invoices_templates', path: '/invoices/recurring/:id', label: 'name', noun: 'recurring invoice' },
+      // A workspace's invoice settings: the firm's side only (no client role may issue).
+      InvoiceSettings: { read: ['issue', 'Invoice'], noun: 'invoice settings' },
     },
     grants: {
       staff: [{ action: ['read', 'create', 'update', 'issue', 'void', 'record'], subject: 'Invoice' }],
@@ -103,8 +110,12 @@ export default definePlugin<InvoicesSettings>({
     'invoices.template.pause': '{actor} paused the recurring invoice {subject}',
     'invoices.template.resume': '{actor} resumed the recurring invoice {subject}',
     'invoices.template.run': '{actor} made the {detail.period} invoice of the recurring invoice {subject}',
+    'invoices.settings.update': '{actor} changed the invoice settings',
   },
-  nav: [{ area: 'workspace', label: 'Invoices', path: '/invoices', can: ['read', 'Invoice'], order: 50 }],
+  nav: [
+    { area: 'workspace', label: 'Invoices', path: '/invoices', can: ['read', 'Invoice'], order: 50 },
+    { area: 'staff', label: 'Receivables', path: '/invoices', can: ['issue', 'Invoice'], order: 40 },
+  ],
   widgets: [toPayWidget, overdueWidget],
 
   // Demo data (`atrium demo:seed`, /setup): Northwind's retainer to pay, a partly paid project, a draft (demo.ts).
@@ -115,10 +126,13 @@ export default definePlugin<InvoicesSettings>({
     ctx.container.resolve(Tokens.Waiting).register('invoices', invoicesWaiting);
   },
 
-  routes({ workspace }, ctx) {
-    workspaceRoutes(workspace, depsOf(ctx));
-    creditNoteRoutes(workspace, depsOf(ctx));
-    recurringRoutes(workspace, depsOf(ctx));
+  routes({ workspace, staff }, ctx) {
+    const deps = depsOf(ctx);
+    settingsRoutes(workspace, deps);
+    workspaceRoutes(workspace, deps);
+    creditNoteRoutes(workspace, deps);
+    recurringRoutes(workspace, deps);
+    receivablesRoutes(staff, deps);
   },
 
   bootstrap(ctx) {

@@ -1,15 +1,20 @@
-// An issued invoice as a PDF (pdf-lib, the standard fonts): the firm's name on a band of its
-// branding colour, the number, the client, dates, every line, the totals by tax rate, what was
-// paid and what is due, how to pay with the payment reference, notes and terms. The same input
-// gives the same bytes: the dates in the metadata are the issue time, nothing else varies, so a
-// PDF can be rendered again and compared with the stored one's SHA-256.
+// An issued invoice as a PDF (pdf-lib, the standard fonts): the firm's name, address and logo on a
+// band of its branding colour, the number, the client, dates, every line, the totals by tax rate,
+// what was paid and what is due, how to pay with the payment reference, notes and terms. The same
+// input gives the same bytes: the dates in the metadata are the issue time, nothing else varies
+// (no generated metadata, no object streams), so a PDF can be rendered again and compared with the
+// stored one's SHA-256. A draft's preview says "DRAFT — not issued" in its title, under the band
+// and across every page, and has no number.
 import type { PDFFont, PDFPage } from 'pdf-lib';
 
 let lib: typeof import('pdf-lib') | undefined;
 const pdfLib = async () => (lib ??= await import('pdf-lib'));
 
 export interface InvoicePdf {
-  firm: { name: string; address: string; colour: string };
+  /** `accent`: the thin rule under the band. `logo`: already checked bytes (logo.ts), or null. */
+  firm: { name: string; address: string; colour: string; accent?: string; logo?: PdfLogo | null };
+  /** A preview of a draft: marked as not issued on every page; `number` is not printed. */
+  draft?: boolean;
   client: string;
   number: string;
   issuedAt: number;
@@ -27,6 +32,13 @@ export interface InvoicePdf {
   secondDate?: { label: string; value: string };
   howToPay?: boolean;
 }
+
+export interface PdfLogo {
+  type: 'image/png' | 'image/jpeg';
+  bytes: Uint8Array;
+}
+
+export const DRAFT_MARK = 'DRAFT \u2014 not issued';
 
 const A4 = { width: 595.28, height: 841.89 };
 const MARGIN = 48;
@@ -75,10 +87,10 @@ function wrap(font: PDFFont, size: number, text: string, width: number): string[
 }
 
 export async function renderInvoicePdf(inv: InvoicePdf): Promise<Uint8Array> {
-  const { PDFDocument, StandardFonts, rgb } = await pdfLib();
+  const { PDFDocument, StandardFonts, rgb, degrees } = await pdfLib();
   const doc = await PDFDocument.create({ updateMetadata: false });
   const when = new Date(inv.issuedAt);
-  const title = inv.title ?? `Invoice ${inv.number}`;
+  const title = inv.title ?? (inv.draft ? `Draft invoice (${DRAFT_MARK})` : `Invoice ${inv.number}`);
   doc.setTitle(title);
   doc.setAuthor(inv.firm.name);
   doc.setCreator(inv.firm.name);
@@ -92,7 +104,13 @@ export async function renderInvoicePdf(inv: InvoicePdf): Promise<Uint8Array> {
   const ink = rgb(0.1, 0.1, 0.12);
   const grey = rgb(0.4, 0.4, 0.45);
 
-  let page: PDFPage = doc.addPage([A4.width, A4.height]);
+  // The draft's mark, across each page under everything else drawn on it.
+  const newPage = () => {
+    const p = doc.addPage([A4.width, A4.height]);
+    if (inv.draft) p.drawText(DRAFT_MARK, { x: 90, y: 230, size: 54, font: bold, color: rgb(0.9, 0.3, 0.3), opacity: 0.18, rotate: degrees(40) });
+    return p;
+  };
+  let page: PDFPage = newPage();
   let y = A4.height;
   const text = (s: string, x: number, size = 10, f: PDFFont = font, colour = ink) => page.drawText(encodable(f, s), { x, y, size, font: f, color: colour });
   const right = (s: string, xRight: number, size = 10, f: PDFFont = font) => {
@@ -101,22 +119,42 @@ export async function renderInvoicePdf(inv: InvoicePdf): Promise<Uint8Array> {
   };
   const need = (h: number) => {
     if (y - h >= MARGIN) return;
-    page = doc.addPage([A4.width, A4.height]);
+    page = newPage();
     y = A4.height - MARGIN;
   };
 
   // The band: firm name and address on the branding colour.
   page.drawRectangle({ x: 0, y: A4.height - 90, width: A4.width, height: 90, color: brand });
+  if (inv.firm.accent && /^#[0-9a-fA-F]{6}$/.test(inv.firm.accent)) {
+    const [ar, ag, ab] = rgbOf(inv.firm.accent);
+    page.drawRectangle({ x: 0, y: A4.height - 94, width: A4.width, height: 4, color: rgb(ar, ag, ab) });
+  }
+  // The logo at the band's right, on a white tile so any logo reads on any colour (at most 150 x 54).
+  let textWidth = A4.width - 2 * MARGIN;
+  if (inv.firm.logo) {
+    const img = inv.firm.logo.type === 'image/png' ? await doc.embedPng(inv.firm.logo.bytes) : await doc.embedJpg(inv.firm.logo.bytes);
+    const scale = Math.min(150 / img.width, 54 / img.height, 1);
+    const w = img.width * scale;
+    const h = img.height * scale;
+    const x = A4.width - MARGIN - w;
+    page.drawRectangle({ x: x - 6, y: A4.height - 45 - h / 2 - 6, width: w + 12, height: h + 12, color: rgb(1, 1, 1) });
+    page.drawImage(img, { x, y: A4.height - 45 - h / 2, width: w, height: h });
+    textWidth = x - 18 - MARGIN;
+  }
   y = A4.height - 42;
-  text(inv.firm.name, MARGIN, 18, bold, rgb(1, 1, 1));
+  for (const l of wrap(bold, 18, inv.firm.name, textWidth).slice(0, 1)) text(l, MARGIN, 18, bold, rgb(1, 1, 1));
   y -= 18;
-  for (const l of wrap(font, 9, inv.firm.address.replace(/\n+/g, ', '), A4.width - 2 * MARGIN).slice(0, 2)) {
+  for (const l of wrap(font, 9, inv.firm.address.replace(/\n+/g, ', '), textWidth).slice(0, 2)) {
     text(l, MARGIN, 9, font, rgb(1, 1, 1));
     y -= 11;
   }
 
   y = A4.height - 130;
-  text(title, MARGIN, 20, bold, brand);
+  text(inv.draft ? 'Draft invoice' : (inv.title ?? `Invoice ${inv.number}`), MARGIN, 20, bold, brand);
+  if (inv.draft) {
+    const t = encodable(bold, DRAFT_MARK);
+    page.drawText(t, { x: A4.width - MARGIN - bold.widthOfTextAtSize(t, 12), y: y + 4, size: 12, font: bold, color: rgb(0.75, 0.1, 0.1) });
+  }
   y -= 28;
   text('Billed to', MARGIN, 9, font, grey);
   text('Issue date', 330, 9, font, grey);
@@ -179,7 +217,8 @@ export async function renderInvoicePdf(inv: InvoicePdf): Promise<Uint8Array> {
       y -= 13;
     }
   };
-  if (inv.howToPay !== false) block('How to pay', `${inv.paymentDetails.trim() ? `${inv.paymentDetails.trim()}\n` : ''}Payment reference: ${inv.number}`);
+  if (inv.draft) block('How to pay', `${inv.paymentDetails.trim() ? `${inv.paymentDetails.trim()}\n` : ''}The payment reference is the invoice's number, given when it is issued.`);
+  else if (inv.howToPay !== false) block('How to pay', `${inv.paymentDetails.trim() ? `${inv.paymentDetails.trim()}\n` : ''}Payment reference: ${inv.number}`);
   block('Notes', inv.notes);
   block('Terms', inv.terms);
   return doc.save({ useObjectStreams: false });

@@ -5,6 +5,7 @@
 // change is one transaction with its audit event (service.ts).
 import type { NextFunction, Request, Response } from 'express';
 import type { Router } from 'express';
+import type { Knex } from 'knex';
 import { z } from 'zod';
 import { accessibleBy, authorize, contentDisposition, fieldErrors, formBody, notFound, transaction } from '../../core/index.ts';
 import { blankLine, editorValues, parseDraft, parsePayment, voidForm, type EditorValues } from './forms.ts';
@@ -32,11 +33,15 @@ import {
 import { detail, editorModel, METHOD_LABELS, summary } from './views.ts';
 import { CREDITABLE } from './credit-notes.ts';
 import { creditNotesModel } from './credit-routes.ts';
+import { draftPdf, sendPreview, unsavedDraft } from './preview.ts';
+import { periodOptions, periodQuery, resolvePeriod } from './period.ts';
+import { draftDefaults, type DraftDefaults } from './workspace-settings.ts';
 
 const FILTERS = ['all', 'draft', 'open', 'overdue', 'paid', 'void'] as const;
 const FILTER_LABELS: Record<(typeof FILTERS)[number], string> = { all: 'All', draft: 'Drafts', open: 'To be paid', overdue: 'Overdue', paid: 'Paid', void: 'Void' };
 const listQuery = z.object({
   status: z.enum(FILTERS).catch('all').default('all'),
+  ...periodQuery,
   page: z.coerce.number().int().min(1).max(100_000).catch(1).default(1),
 });
 
@@ -66,23 +71,35 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
     const now = deps.clock.now();
     const firm = isFirm(req);
     const filter = !firm && q.status === 'draft' ? 'all' : q.status;
-    const all = visible(req).modify((b) => {
-      if (filter === 'open') b.whereIn('status', OPEN as Status[]);
-      else if (filter === 'overdue') b.whereIn('status', OPEN as Status[]).where('due_at', '<', now);
-      else if (filter !== 'all') b.where('status', filter);
-    });
+    const zone = req.ctx.user!.timeZone ?? (await deps.branding.get()).timeZone;
+    const period = resolvePeriod(q, now, zone);
+    // The period is by issue date (a draft has none, so a period leaves drafts out): on the
+    // (workspace_id, issued_at) index.
+    const inPeriod = (b: Knex.QueryBuilder) => {
+      if (period.from !== null) b.where('issued_at', '>=', period.from);
+      if (period.to !== null) b.where('issued_at', '<', period.to);
+    };
+    const all = visible(req)
+      .modify((b) => {
+        if (filter === 'open') b.whereIn('status', OPEN as Status[]);
+        else if (filter === 'overdue') b.whereIn('status', OPEN as Status[]).where('due_at', '<', now);
+        else if (filter !== 'all') b.where('status', filter);
+      })
+      .modify(inPeriod);
     const total = Number(((await all.clone().count({ n: '*' }).first()) as { n: number | string }).n);
     const pages = Math.max(1, Math.ceil(total / settings.pageSize));
     const page = Math.min(q.page, pages);
     const rows = ((await all.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(settings.pageSize).offset((page - 1) * settings.pageSize).select(INVOICE_COLS)) as Array<Record<string, unknown>>).map(normInvoice);
-    // What is owed, by currency: outstanding (open) and the overdue part of it.
+    // What is owed, by currency, for the invoices of the period: outstanding (open) and the overdue part of it.
     const owed = (await visible(req)
       .whereIn('status', OPEN as Status[])
+      .modify(inPeriod)
       .groupBy('currency')
       .select('currency')
       .sum({ outstanding: db.raw(owedSql()) })
       .sum({ overdue: db.raw(`case when due_at < ? then ${owedSql()} else 0 end`, [now]) })) as Array<{ currency: string; outstanding: number | string; overdue: number | string }>;
-    const link = (status: string, p = 1) => `${base(req)}/?${new URLSearchParams({ status, page: String(p) })}`;
+    const periodParams: Record<string, string> = period.preset && period.preset !== 'custom' ? { period: period.preset } : { ...(period.fromDay ? { from: period.fromDay } : {}), ...(period.toDay ? { to: period.toDay } : {}) };
+    const link = (status: string, p = 1) => `${base(req)}/?${new URLSearchParams({ status, ...periodParams, page: String(p) })}`;
     await req.ctx.render(
       'invoices/list',
       {
@@ -95,9 +112,12 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
         prev: page > 1 ? link(filter, page - 1) : null,
         next: page < pages ? link(filter, page + 1) : null,
         chips: FILTERS.filter((f) => firm || f !== 'draft').map((f) => ({ label: FILTER_LABELS[f], href: link(f), current: f === filter })),
-        filtered: filter !== 'all',
+        status: filter,
+        period: { label: period.label, from: period.fromDay, to: period.toDay, options: periodOptions(period.preset) },
+        filtered: filter !== 'all' || period.label !== null,
         allHref: `${base(req)}/`,
         newHref: `${base(req)}/new`,
+        settingsHref: firm && req.ctx.ability.can('update', 'Invoice') ? `${base(req)}/settings` : null,
       },
       { title: 'Invoices' },
     );
@@ -112,14 +132,21 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
     { value: 'custom', label: 'Another number of days' },
   ].map((o) => ({ ...o, selected: o.value === v }));
 
-  async function editor(req: Request, values: EditorValues, opts: { action: string; invoice?: InvoiceRow; errors?: Record<string, string>; status?: number }) {
+  /** This workspace's defaults for new drafts (its settings page, else the firm's). */
+  const wsDefaults = (req: Request) => draftDefaults(db, req.ctx.workspace!.id, settings);
+
+  async function editor(req: Request, values: EditorValues, opts: { action: string; invoice?: InvoiceRow; errors?: Record<string, string>; status?: number; defaults?: DraftDefaults }) {
     const errors = opts.errors ?? {};
-    const mode = opts.invoice?.tax_mode ?? settings.taxMode;
-    const m = editorModel(values, mode, errors, formatRate(Math.round(settings.defaultTaxRate * 100)));
+    const d = opts.defaults ?? (await wsDefaults(req));
+    const mode = opts.invoice?.tax_mode ?? d.taxMode;
+    const m = editorModel(values, mode, errors, formatRate(d.defaultTaxRate));
     await req.ctx.render(
       'invoices/edit',
       {
         action: opts.action,
+        // Live totals: the server computes them with money.ts as a line changes (htmx); without
+        // JavaScript the "Recalculate totals" button posts the whole form instead.
+        totalsAction: opts.invoice ? `${base(req)}/i/${opts.invoice.id}/totals` : `${base(req)}/new/totals`,
         cancelHref: opts.invoice ? `${base(req)}/i/${opts.invoice.id}` : `${base(req)}/`,
         listHref: `${base(req)}/`,
         isNew: !opts.invoice,
@@ -139,56 +166,83 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
     );
   }
 
-  const defaults = (): EditorValues => ({
-    currency: settings.currency,
-    termsDays: ['0', '15', '30'].includes(String(settings.termsDays)) ? String(settings.termsDays) : 'custom',
-    customDays: ['0', '15', '30'].includes(String(settings.termsDays)) ? '' : String(settings.termsDays),
-    notes: '',
-    terms: '',
-    lines: [blankLine(formatRate(Math.round(settings.defaultTaxRate * 100)))],
+  const defaults = (d: DraftDefaults): EditorValues => ({
+    currency: d.currency,
+    termsDays: ['0', '15', '30'].includes(String(d.termsDays)) ? String(d.termsDays) : 'custom',
+    customDays: ['0', '15', '30'].includes(String(d.termsDays)) ? '' : String(d.termsDays),
+    notes: d.notes,
+    terms: d.terms,
+    lines: [blankLine(formatRate(d.defaultTaxRate))],
   });
 
   /**
-   * The editor's buttons: add a row, remove one (both re-show the form, nothing saved), or save.
-   * Returns the draft when it should be saved, after answering the request otherwise.
+   * The editor's buttons: add a row, remove one (both re-show the form, nothing saved), recalculate,
+   * preview as PDF (sent, nothing saved), or save. Returns the draft when it should be saved, after
+   * answering the request otherwise.
    */
-  async function editorPost(req: Request, action: string, invoice?: InvoiceRow) {
+  async function editorPost(req: Request, res: Response, action: string, invoice?: InvoiceRow) {
     const body = formBody(req.body) as Record<string, unknown>;
     const values = editorValues(body);
     const intent = typeof body.intent === 'string' ? body.intent : 'save';
+    const d = await wsDefaults(req);
     if (intent === 'add') {
-      if (values.lines.length < settings.maxLines) values.lines.push(blankLine(formatRate(Math.round(settings.defaultTaxRate * 100))));
-      await editor(req, values, { action, invoice });
+      if (values.lines.length < settings.maxLines) values.lines.push(blankLine(formatRate(d.defaultTaxRate)));
+      await editor(req, values, { action, invoice, defaults: d });
       return null;
     }
     const remove = /^remove-(\d{1,3})$/.exec(intent);
     if (remove) {
       values.lines.splice(Number(remove[1]), 1);
-      await editor(req, values, { action, invoice });
+      await editor(req, values, { action, invoice, defaults: d });
       return null;
     }
     const parsed = parseDraft(values, settings.maxLines);
     if (!parsed.ok) {
-      await editor(req, values, { action, invoice, errors: parsed.errors, status: 400 });
+      await editor(req, values, { action, invoice, errors: parsed.errors, status: 400, defaults: d });
       return null;
     }
     if (intent === 'recalculate') {
-      await editor(req, values, { action, invoice });
+      await editor(req, values, { action, invoice, defaults: d });
+      return null;
+    }
+    if (intent === 'preview') {
+      const draft = unsavedDraft(wsOf(req).id, parsed.value, invoice?.tax_mode ?? d.taxMode, deps.clock.now(), invoice);
+      sendPreview(res, await draftPdf(deps, db, wsOf(req), draft.inv, draft.lines));
       return null;
     }
     return parsed.value;
   }
 
+  /**
+   * Live totals (htmx): each line's amount and the invoice's totals for the values as typed, computed
+   * here with money.ts (the browser does no arithmetic). Nothing is saved and no error is shown
+   * while someone types: a line that cannot be read yet shows "—" and is left out of the totals.
+   * Without HX-Request it is the "Recalculate totals" button: the whole editor again.
+   */
+  async function liveTotals(req: Request, action: string, invoice?: InvoiceRow) {
+    const values = editorValues(formBody(req.body) as Record<string, unknown>);
+    const d = await wsDefaults(req);
+    if (!req.get('hx-request')) return editor(req, values, { action, invoice, defaults: d });
+    const m = editorModel(values, invoice?.tax_mode ?? d.taxMode, {}, formatRate(d.defaultTaxRate));
+    await req.ctx.render('invoices/editor-totals', { rows: m.rows, totals: m.totals });
+  }
+
   workspace.get('/new', authorize('create', 'Invoice'), async (req) => {
-    await editor(req, defaults(), { action: `${base(req)}/new` });
+    const d = await wsDefaults(req);
+    await editor(req, defaults(d), { action: `${base(req)}/new`, defaults: d });
   });
 
   workspace.post('/new', authorize('create', 'Invoice'), async (req, res) => {
-    const draft = await editorPost(req, `${base(req)}/new`);
+    const draft = await editorPost(req, res, `${base(req)}/new`);
     if (!draft) return;
     const id = await transaction(db, (trx) => createDraft(deps, trx, wsOf(req), req.ctx.actor(), draft));
     await req.ctx.flash('success', 'Draft saved. Check it, then issue it when it is ready.');
     res.redirect(303, `${base(req)}/i/${id}`);
+  });
+
+  workspace.post('/new/totals', authorize('create', 'Invoice'), async (req) => {
+    if (!isFirm(req)) throw notFound();
+    await liveTotals(req, `${base(req)}/new`);
   });
 
   async function editable(req: Request): Promise<InvoiceRow> {
@@ -205,6 +259,7 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
     }
     const digits = minorDigits(inv.currency);
     const lines = await linesOf(db, inv.workspace_id, inv.id);
+    const d = await wsDefaults(req);
     await editor(
       req,
       {
@@ -215,10 +270,23 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
         terms: inv.terms,
         lines: lines.length
           ? lines.map((l) => ({ description: l.description, quantity: formatQuantity(l.quantity).replace(/,/g, ''), unitPrice: decimalString(l.unitPrice, digits), taxRate: formatRate(l.taxRate), discount: l.discount ? formatRate(l.discount) : '' }))
-          : defaults().lines,
+          : defaults(d).lines,
       },
-      { action: `${base(req)}/i/${inv.id}/edit`, invoice: inv },
+      { action: `${base(req)}/i/${inv.id}/edit`, invoice: inv, defaults: d },
     );
+  });
+
+  workspace.post('/i/:invoiceId/totals', authorize('update', 'Invoice'), async (req) => {
+    const inv = await editable(req);
+    if (inv.status !== 'draft') throw notFound();
+    await liveTotals(req, `${base(req)}/i/${inv.id}/edit`, inv);
+  });
+
+  // A saved draft as a PDF, marked "DRAFT — not issued", rendered on the fly and never stored.
+  workspace.get('/i/:invoiceId/preview', authorize('update', 'Invoice'), async (req, res) => {
+    const inv = await editable(req);
+    if (inv.status !== 'draft') throw notFound();
+    sendPreview(res, await draftPdf(deps, db, wsOf(req), inv, await linesOf(db, inv.workspace_id, inv.id)));
   });
 
   workspace.post('/i/:invoiceId/edit', authorize('update', 'Invoice'), async (req, res) => {
@@ -227,7 +295,7 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
       await req.ctx.flash('error', 'This invoice has been issued, so it can no longer be changed.');
       return res.redirect(303, `${base(req)}/i/${inv.id}`);
     }
-    const draft = await editorPost(req, `${base(req)}/i/${inv.id}/edit`, inv);
+    const draft = await editorPost(req, res, `${base(req)}/i/${inv.id}/edit`, inv);
     if (!draft) return;
     try {
       await transaction(db, (trx) => updateDraft(deps, trx, wsOf(req), req.ctx.actor(), inv.id, draft));
@@ -256,6 +324,7 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
         firm,
         listHref: `${base(req)}/`,
         editHref: `${base(req)}/i/${inv.id}/edit`,
+        previewHref: firm && inv.status === 'draft' && req.ctx.ability.can('update', 'Invoice') ? `${base(req)}/i/${inv.id}/preview` : null,
         issueAction: `${base(req)}/i/${inv.id}/issue`,
         voidAction: `${base(req)}/i/${inv.id}/void`,
         payAction: `${base(req)}/i/${inv.id}/payments`,

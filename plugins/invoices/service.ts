@@ -7,8 +7,10 @@ import type { Logger } from 'pino';
 import { AtriumError, newId, transaction, type ApprovableRegistry, type AuditEntry, type Db, type Token, type Tokens, type Trx } from '../../core/index.ts';
 import { formatMoney, formatQuantity, formatRate, invoiceTotals, type LineInput, type TaxMode } from './money.ts';
 import { formatNumber, seriesKey, takeNumber } from './numbering.ts';
+import { pdfLogo } from './logo.ts';
 import { renderInvoicePdf, type InvoicePdf } from './pdf.ts';
 import type { InvoicesSettings } from './settings.ts';
+import { workspaceSettings } from './workspace-settings.ts';
 
 type Service<K extends keyof typeof Tokens> = (typeof Tokens)[K] extends Token<infer T> ? T : never;
 
@@ -205,7 +207,8 @@ async function writeLines(trx: Trx, ws: Ws, invoiceId: string, input: DraftInput
 export async function createDraft(deps: InvoicesDeps, trx: Trx, ws: Ws, actor: Actor, input: DraftInput): Promise<string> {
   const id = newId();
   const now = deps.clock.now();
-  const mode = deps.settings.taxMode;
+  // The workspace's tax mode when it has one (its settings page), else the firm's.
+  const mode = (await workspaceSettings(trx, ws.id)).taxMode ?? deps.settings.taxMode;
   await trx('invoices_invoices').insert({
     id,
     workspace_id: ws.id,
@@ -255,7 +258,7 @@ export function pdfBind(invoiceId: string): string {
   return `invoices:${invoiceId}:pdf`;
 }
 
-/** What the PDF shows for an issued invoice (its rows as stored: rendering again gives the same bytes). */
+/** What the PDF shows for an issued invoice (its rows as stored: rendering again gives the same bytes), or a draft's preview. */
 export async function pdfModel(deps: InvoicesDeps, db: Db | Trx, ws: { id: string; name: string }, inv: InvoiceRow, lines: LineRow[]): Promise<InvoicePdf> {
   const brand = await deps.branding.get(db);
   const money = (m: number) => formatMoney(m, inv.currency);
@@ -264,13 +267,16 @@ export async function pdfModel(deps: InvoicesDeps, db: Db | Trx, ws: { id: strin
   const rows: InvoicePdf['totals'] = [{ label: inv.tax_mode === 'inclusive' ? 'Net' : 'Subtotal', value: money(inv.subtotal) }];
   for (const t of totals.byRate) if (t.rate > 0 || totals.byRate.length > 1) rows.push({ label: `Tax ${formatRate(t.rate)}%`, value: money(t.tax) });
   rows.push({ label: 'Total', value: money(inv.total), strong: true });
+  const draft = inv.status === 'draft';
   return {
-    firm: { name: brand.firmName, address: deps.settings.firmAddress, colour: brand.primary },
+    firm: { name: brand.firmName, address: deps.settings.firmAddress, colour: brand.primary, accent: brand.accent, logo: brand.logo ? await pdfLogo(deps.branding, db, deps.logger) : null },
+    draft,
     client: ws.name,
-    number: inv.number ?? 'DRAFT',
-    issuedAt: inv.issued_at ?? 0,
-    issueDay: dayIn(inv.issued_at ?? 0, brand.timeZone),
-    dueDay: dayIn(inv.due_at ?? 0, brand.timeZone),
+    number: inv.number ?? '',
+    // A draft's preview is dated by its last change: nothing in it may depend on the moment it is rendered.
+    issuedAt: inv.issued_at ?? inv.updated_at,
+    issueDay: inv.issued_at !== null ? dayIn(inv.issued_at, brand.timeZone) : 'Not issued yet',
+    dueDay: inv.due_at !== null ? dayIn(inv.due_at, brand.timeZone) : inv.terms_days ? `${inv.terms_days} days after issue` : 'On receipt',
     currency: inv.currency,
     taxLabel: 'Tax',
     lines: lines.map((l) => ({

@@ -1,6 +1,7 @@
 // The issued PDF: parsed back with pdfjs it shows the number, the client, every line, the totals,
-// the payment reference and the firm's branding colour; it is the stored blob (SHA-256 on the
-// page), and rendering the issued invoice again gives the same bytes.
+// the payment reference and the firm's branding colours and logo; it is the stored blob (SHA-256 on
+// the page), and rendering the issued invoice again gives the same bytes. A stored logo that does
+// not pass the image check is left out (never handed to pdf-lib), and the invoice is still issued.
 import 'reflect-metadata';
 import { createHash } from 'node:crypto';
 import { suite } from 'uvu';
@@ -10,7 +11,11 @@ import { WorkspaceScope } from '../../../core/tenancy.ts';
 import { linesOf, findInvoiceRow, pdfModel, type InvoicesDeps } from '../../../plugins/invoices/service.ts';
 import { renderInvoicePdf } from '../../../plugins/invoices/pdf.ts';
 import { settingsSchema } from '../../../plugins/invoices/settings.ts';
+import { transaction } from '../../../core/db/index.ts';
+import { setSetting } from '../../../core/settings.ts';
 import { download } from '../files/helpers.ts';
+import { corruptPng, JPEG_64x32, realPng } from '../../helpers/images.ts';
+import { parsePdf } from './pdf-parse.ts';
 import { invoicesWorld, issue, newDraft, type World } from './helpers.ts';
 
 const test = suite('invoices pdf');
@@ -74,6 +79,50 @@ test('the PDF shows number, lines, totals, payment reference and the firm colour
   const again = await renderInvoicePdf(await pdfModel({ ...deps, settings: { ...deps.settings, firmAddress: '1 Quay Street, Bristol' } }, k.db, { id: w.ws.id, name: w.ws.name }, row, await linesOf(k.db, w.ws.id, id!)));
   assert.is(createHash('sha256').update(again).digest('hex'), row.pdf_sha256);
   assert.is(Buffer.compare(Buffer.from(again), got.body), 0);
+});
+
+/** Render the issued invoice again from its stored rows, as the test above does. */
+async function rerender(id: string) {
+  const k = w.app.kernel;
+  const row = (await findInvoiceRow(k.db, w.ws.id, id))!;
+  const deps = { db: k.db, branding: k.branding, settings: settingsSchema.parse({ firmAddress: '1 Quay Street, Bristol' }), logger: pino({ level: 'silent' }) } as unknown as InvoicesDeps;
+  return { row, bytes: await renderInvoicePdf(await pdfModel(deps, k.db, { id: w.ws.id, name: w.ws.name }, row, await linesOf(k.db, w.ws.id, id))) };
+}
+
+test('the firm’s logo and accent colour are on the PDF; it renders again to the same bytes', async () => {
+  const k = w.app.kernel;
+  await transaction(k.db, (trx) => k.branding.save(trx, { firmName: 'Harbor & Vale LLP', primary: '#1f4e79', accent: '#7a3e9d' }, { mime: 'image/png', data: realPng(240, 80) }));
+  k.branding.invalidate();
+  const { id } = await newDraft(w, [['Logo work', '1', '10.000', '0']], { currency: 'KWD' });
+  assert.is((await issue(w, id!)).status, 303);
+  const got = await download(w.as.admin, `/w/${w.ws.slug}/invoices/i/${id}/pdf`);
+  const pdf = await parsePdf(got.body);
+  assert.is(pdf.images, 1, 'the logo is drawn');
+  assert.ok([...pdf.colours].some((c) => c.includes('7a3e9d')), [...pdf.colours].join(','));
+  assert.ok(pdf.text.includes('Harbor & Vale LLP'));
+  assert.ok(pdf.text.includes('1 Quay Street, Bristol'), 'the firm’s address');
+  const { row, bytes } = await rerender(id!);
+  assert.is(createHash('sha256').update(bytes).digest('hex'), row.pdf_sha256);
+  // A JPEG logo too.
+  await transaction(k.db, (trx) => k.branding.save(trx, { firmName: 'Harbor & Vale LLP', primary: '#1f4e79', accent: '#7a3e9d' }, { mime: 'image/jpeg', data: JPEG_64x32 }));
+  k.branding.invalidate();
+  const { id: jpg } = await newDraft(w, [['JPEG logo work', '1', '10.000', '0']], { currency: 'KWD' });
+  assert.is((await issue(w, jpg!)).status, 303);
+  assert.is((await parsePdf((await download(w.as.admin, `/w/${w.ws.slug}/invoices/i/${jpg}/pdf`)).body)).images, 1);
+});
+
+test('a stored logo that fails the image check is never embedded; the invoice is still issued', async () => {
+  const k = w.app.kernel;
+  // Written around the branding page (which checks uploads), as an old version might have: a PNG
+  // whose image data would send pdf-lib into an endless loop (this test would hang if it got there).
+  await transaction(k.db, (trx) => setSetting(trx, 'branding.logo', { mime: 'image/png', data: corruptPng('loop').toString('base64') }, Date.now()));
+  k.branding.invalidate();
+  const { id } = await newDraft(w, [['After the bad logo', '1', '5.000', '0']], { currency: 'KWD' });
+  assert.is((await issue(w, id!)).status, 303);
+  const pdf = await parsePdf((await download(w.as.admin, `/w/${w.ws.slug}/invoices/i/${id}/pdf`)).body);
+  assert.is(pdf.images, 0);
+  assert.ok(pdf.text.includes('After the bad logo'));
+  assert.ok(pdf.text.includes('Harbor & Vale LLP'), 'the firm’s name alone');
 });
 
 test.run();
