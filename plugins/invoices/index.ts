@@ -9,8 +9,11 @@
 //   pdf.ts      the issued PDF              views.ts   view models     waiting.ts  "invoices to pay"
 //   widget.ts   the home card               staff-widget.ts  the staff overview's overdue card
 //   demo.ts     demo data
+//   pack.ts     the period pack (zip), with pack-routes.ts, period.ts, ledger.ts, statement.ts, proof.ts,
+//               receipt-pdf.ts, report-pdf.ts, csv.ts
 import { definePlugin, Tokens, type RoutesContext } from '../../core/index.ts';
 import { workspaceRoutes } from './routes.ts';
+import { packRoutes } from './pack-routes.ts';
 import type { InvoicesDeps } from './service.ts';
 import { settingsSchema, type InvoicesSettings } from './settings.ts';
 import { invoicesWaiting } from './waiting.ts';
@@ -80,6 +83,7 @@ export default definePlugin<InvoicesSettings>({
     'invoices.invoice.void': '{actor} voided invoice {subject}',
     'invoices.invoice.pay': '{actor} recorded a payment on invoice {subject} (receipt {detail.receipt})',
     'invoices.invoice.refund': '{actor} recorded a refund on invoice {subject} (receipt {detail.receipt})',
+    'invoices.pack.download': '{actor} downloaded the invoices pack for {detail.from} to {detail.to}',
   },
   nav: [{ area: 'workspace', label: 'Invoices', path: '/invoices', can: ['read', 'Invoice'], order: 50 }],
   widgets: [toPayWidget, overdueWidget],
@@ -94,5 +98,7 @@ export default definePlugin<InvoicesSettings>({
 
   routes({ workspace }, ctx) {
     workspaceRoutes(workspace, depsOf(ctx));
+    // The CFO's period pack: a streamed zip of PDFs, statement and proof of service (pack.ts).
+    packRoutes(workspace, depsOf(ctx), ctx.container.resolve(Tokens.Evidence));
   },
 });
