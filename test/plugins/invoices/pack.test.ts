@@ -10,8 +10,12 @@ import { createHash } from 'node:crypto';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import yauzl from 'yauzl';
+import pino from 'pino';
 import { transaction } from '../../../core/db/index.ts';
 import { newId } from '../../../core/ids.ts';
+import { createWorkspace } from '../../../core/identity/users.ts';
+import { createDraft, issueInvoice, recordPayment, type InvoicesDeps } from '../../../plugins/invoices/service.ts';
+import { settingsSchema } from '../../../plugins/invoices/settings.ts';
 import { download, upload } from '../files/helpers.ts';
 import { invoicesWorld, issue, newDraft, type World } from './helpers.ts';
 
@@ -20,6 +24,7 @@ let w: World;
 const base = () => `/w/${w.ws.slug}/invoices`;
 const at = (iso: string) => w.clock.set(Date.parse(iso));
 const ids: Record<string, string> = {};
+const CANARY = 'CANARY-BRAVO-91c2';
 
 async function issued(name: string, when: string, lines: Array<[string, string, string, string]>, extra: Record<string, string> = {}) {
   at(when);
@@ -72,6 +77,16 @@ test.before(async () => {
     await trx('approvals_requests').insert({ id: request, workspace_id: w.ws.id, subject_type: 'files.version', subject_id: file.id, subject_title: 'Design system v1.txt', version_id: newId(), version_number: 1, sha256: 'a'.repeat(64), client_visible: true, title: 'Sign off the design system', message: '', sequence: 'parallel', current_position: null, due_at: null, auto_approve: false, status: 'approved', round: 1, round_opened_at: 1, created_by: w.users.staff, created_at: 1, updated_at: 1, decided_at: 2, turnaround_ms: 1 });
     await trx('approvals_decisions').insert({ id: newId(), workspace_id: w.ws.id, request_id: request, round: 1, approver_id: w.users.admin, decided_by: w.users.admin, decision: 'approved', comment: '', version_id: newId(), version_number: 1, sha256: 'a'.repeat(64), via: 'portal', ip: null, user_agent: null, created_at: Date.parse('2026-11-08T12:00:00Z') });
   });
+  // Another workspace's November: an invoice, a payment and a delivery carrying the canary.
+  const k = w.app.kernel;
+  const deps: InvoicesDeps = { db: k.db, audit: k.audit, events: k.events, storage: k.storage, branding: k.branding, notifications: k.notifications, approvables: k.approvables, clock: w.clock, logger: pino({ level: 'silent' }), settings: settingsSchema.parse({ numberPrefix: 'BRAVO-{YYYY}-', receiptPrefix: 'BRCT-{YYYY}-' }) };
+  const bravo = await transaction(k.db, (trx) => createWorkspace(k, trx, { name: `Bravo ${CANARY}`, slug: 'bravo' }, { actorId: null, via: 'cli' }));
+  const bws = { id: bravo.id, slug: 'bravo', name: `Bravo ${CANARY}` };
+  at('2026-11-09T10:00:00Z');
+  const bInvoice = await transaction(k.db, (trx) => createDraft(deps, trx, bws, { actorId: w.users.staff }, { currency: 'EUR', termsDays: 30, notes: CANARY, terms: '', lines: [{ description: `Work ${CANARY}`, quantity: 1000, unitPrice: 99_900, taxRate: 0, discount: 0 }] }));
+  await issueInvoice(deps, bws, { actorId: w.users.staff }, bInvoice);
+  await recordPayment(deps, bws, { actorId: w.users.staff }, bInvoice, { amount: 1000, method: 'cash', reference: CANARY, receivedAt: Date.parse('2026-11-09T00:00:00Z') });
+  await k.db('files_files').insert({ id: newId(), workspace_id: bravo.id, folder_id: null, name: `Bravo ${CANARY}.txt`, name_key: 'bravo.txt', area: 'shared', current_version_id: null, size: 1, content_type: 'text/plain', delivered_at: Date.parse('2026-11-09T10:00:00Z'), created_at: 1, updated_at: 1 });
   at('2026-12-07T09:00:00Z');
 });
 test.after(async () => {
@@ -181,6 +196,11 @@ test('the client admin downloads November’s pack: the parts are there, named b
     'statement.csv',
     'statement.pdf',
   ]);
+  // Nothing of another workspace in any part.
+  for (const [name, bytes] of parts) {
+    const text = name.endsWith('.pdf') ? await pdfText(bytes) : bytes.toString('utf8');
+    assert.not.ok(text.includes(CANARY) || text.includes('BRAVO-') || text.includes('BRCT-'), `${name} shows another workspace's data`);
+  }
   // Audited: who downloaded which period.
   const ev = await w.app.kernel.db('audit_events').where({ action: 'invoices.pack.download' }).orderBy('seq', 'desc').first();
   assert.is(ev.actor_id, w.users.admin);
