@@ -86,7 +86,7 @@ const LIMITS = { kind: 40, title: 200, detail: 300, who: 120 } as const;
 function plain(v: unknown, max: number): string {
   const s = String(v ?? '')
     // eslint-disable-next-line no-control-regex
-    .replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]+/g, ' ')
+    .replace(/[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]+/g, ' ')
     .replace(/\s+/g, ' ')
     .trim();
   const chars = [...s];
@@ -121,13 +121,11 @@ export class EvidenceRegistry {
   }
 
   private async *checked(p: EvidenceProvider, db: Db | Trx, q: EvidenceQuery): AsyncGenerator<Evidence> {
-    let last = -Infinity;
     for await (const it of p.items(db, q)) {
       const at = Number(it.at);
       if (it.workspaceId !== q.workspaceId || !Number.isFinite(at) || at < q.from || at >= q.to) continue;
-      // A provider out of order would break the merge's promise: its late item keeps its place.
-      last = Math.max(last, at);
-      yield { at: last, source: plain(p.label, 60), kind: plain(it.kind, LIMITS.kind), title: plain(it.title, LIMITS.title), detail: plain(it.detail, LIMITS.detail), who: plain(it.who, LIMITS.who) };
+      // A provider out of order keeps its items' true times: only the merge's order suffers.
+      yield { at, source: plain(p.label, 60), kind: plain(it.kind, LIMITS.kind), title: plain(it.title, LIMITS.title), detail: plain(it.detail, LIMITS.detail), who: plain(it.who, LIMITS.who) };
     }
   }
 }

@@ -67,6 +67,20 @@ export default definePlugin<InvoicesSettings>({
     tables: { Invoice: 'invoices_invoices' },
     audit: {
       Invoice: { read: ['read', 'Invoice'], table: 'invoices_invoices', path: '/invoices/i/:id', label: 'label', noun: 'invoice' },
+      // A period pack downloaded (subject: the workspace): seen by whoever may read invoices there.
+      // The workspace has no invoice row to test, so the subjects are the viewer's own workspaces,
+      // none when their role may not read invoices.
+      InvoicePack: {
+        visible: (v) =>
+          v.scope
+            .table('memberships')
+            .where('user_id', v.userId)
+            .modify((q) => {
+              if (!v.ability.can('read', 'Invoice')) q.whereRaw('1 = 0');
+            })
+            .select('workspace_id'),
+        noun: 'invoices pack',
+      },
     },
     grants: {
       staff: [{ action: ['read', 'create', 'update', 'issue', 'void', 'record'], subject: 'Invoice' }],

@@ -51,7 +51,7 @@ export function packRoutes(workspace: import('express').Router, deps: InvoicesDe
     const period = periodOf(parsed.data.from, parsed.data.to, brand.timeZone);
     const now = deps.clock.now();
     await transaction(db, (trx) =>
-      deps.audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'invoices.pack.download', subjectType: 'Workspace', subjectId: ws.id, detail: { from: period.fromDay, to: period.toDay } }),
+      deps.audit.record(trx, { ...req.ctx.actor(), workspaceId: ws.id, action: 'invoices.pack.download', subjectType: 'InvoicePack', subjectId: ws.id, detail: { from: period.fromDay, to: period.toDay } }),
     );
     const invoices = accessibleBy(req.ctx.ability, 'read', 'Invoice', (f) => `i.${f}`);
     const ledger: LedgerQuery = { db, workspaceId: ws.id, period, invoices };

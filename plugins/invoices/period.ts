@@ -26,7 +26,7 @@ export interface Period {
 
 const ymd = /^\d{4}-\d{2}-\d{2}$/;
 const isDay = (s: string) => ymd.test(s) && new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s;
-const dayField = (what: string) => z.string().trim().min(1, `Enter the ${what} day`).refine(isDay, 'Enter a date like 2026-11-30');
+const dayField = (what: string) => z.string().trim().min(1, `Enter the ${what} day`).regex(ymd, 'Enter a date like 2026-11-30').refine(isDay, 'Enter a date like 2026-11-30');
 
 export const periodForm = z
   .object({ from: dayField('first'), to: dayField('last') })
@@ -40,9 +40,16 @@ export function periodOf(fromDay: string, toDay: string, timeZone: string): Peri
   return { fromDay, toDay, timeZone, from: startOfDay(fromDay, timeZone), to: startOfDay(after, timeZone), dayFrom: Date.parse(`${fromDay}T00:00:00Z`), dayTo: Date.parse(`${after}T00:00:00Z`) };
 }
 
-/** `YYYY-MM-DD` of `ms` in `timeZone`. */
+const dayFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** `YYYY-MM-DD` of `ms` in `timeZone` (one formatter per zone: building one costs far more than using it). */
 export function dayOf(ms: number, timeZone: string): string {
-  const p = Object.fromEntries(new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(ms).map((x) => [x.type, x.value]));
+  let f = dayFormats.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    if (dayFormats.size < 100) dayFormats.set(timeZone, f);
+  }
+  const p = Object.fromEntries(f.formatToParts(ms).map((x) => [x.type, x.value]));
   return `${p.year}-${p.month}-${p.day}`;
 }
 

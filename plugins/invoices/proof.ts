@@ -11,7 +11,16 @@ import type { PackContext } from './pack.ts';
 
 export const PROOF_COLUMNS = ['Date', 'Time', 'Source', 'What', 'Item', 'Detail', 'Who'];
 
-const timeOf = (ms: number, tz: string) => new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(ms);
+const timeFormats = new Map<string, Intl.DateTimeFormat>();
+/** `HH:MM` of `ms` in `tz` (one formatter per zone). */
+function timeOf(ms: number, tz: string): string {
+  let f = timeFormats.get(tz);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
+    if (timeFormats.size < 100) timeFormats.set(tz, f);
+  }
+  return f.format(ms);
+}
 
 export async function* proofCsv(ctx: PackContext): AsyncGenerator<string> {
   yield CSV_BOM + csvRow(PROOF_COLUMNS);

@@ -206,6 +206,12 @@ test('the client admin downloads November’s pack: the parts are there, named b
   assert.is(ev.actor_id, w.users.admin);
   assert.is(ev.workspace_id, w.ws.id);
   assert.ok(String(ev.detail).includes('2026-11-01') && String(ev.detail).includes('2026-11-30'));
+  // On the activity page of whoever may read invoices, in a sentence; not for the others.
+  const activity = await w.as.admin.get(`/w/${w.ws.slug}/audit`);
+  assert.is(activity.status, 200);
+  assert.ok(activity.text.includes('downloaded the invoices pack for 2026-11-01 to 2026-11-30'), activity.text.match(/[^>]{0,200}pack[^<]{0,200}/g)?.join(' | ') ?? activity.text.slice(-3000));
+  const member = await w.as.member.get(`/w/${w.ws.slug}/audit`);
+  assert.not.ok(member.text.includes('invoices pack'), 'a member who may not read invoices does not see it');
 });
 
 test('the invoice PDFs are the stored ones; the receipts parse with their numbers and amounts', async () => {
