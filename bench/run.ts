@@ -4,9 +4,11 @@
 //      chained audit rows, 50 staff, 3,000 client users, plus a 1k-file and a 100k-file workspace;
 //      then `atrium audit:verify` over the seeded log (a check that the chain is valid);
 //   3. pages against the floor (bench/pages.ts), autocannon at 50 connections;
-//   4. files throughput and memory (bench/files.ts, a child process; BENCH_FILES_MIB passes through).
+//   4. files throughput and memory (bench/files.ts, a child process; BENCH_FILES_MIB passes through);
+//   5. invoices (bench/invoices.ts): the invoice list at 1k vs 100k invoices, and the period pack of
+//      1,000 invoices (first byte, RSS growth), on their own freshly seeded database.
 // Prints one summary table and writes bench/results/bench-<time>.json. Each part's own JSON is in
-// bench/results/ too. Options: --skip-files, --skip-startup, --duration S (per page, default 10).
+// bench/results/ too. Options: --skip-files, --skip-startup, --skip-invoices, --only-invoices, --duration S (per page, default 10).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -15,8 +17,9 @@ import { parseArgs } from 'node:util';
 import { PROJECT_ROOT } from '../core/config/load.ts';
 import { benchEnv, DEFAULTS, seed } from './seed.ts';
 import { pagesTable, runPages, writeResult } from './pages.ts';
+import { invoicesTable, runInvoicesBench } from './invoices.ts';
 
-const { values } = parseArgs({ options: { 'skip-files': { type: 'boolean' }, 'skip-startup': { type: 'boolean' }, duration: { type: 'string' }, warmup: { type: 'string' } } });
+const { values } = parseArgs({ options: { 'skip-files': { type: 'boolean' }, 'skip-startup': { type: 'boolean' }, 'skip-invoices': { type: 'boolean' }, 'only-invoices': { type: 'boolean' }, duration: { type: 'string' }, warmup: { type: 'string' } } });
 const t0 = performance.now();
 const secs = (from: number) => Math.round((performance.now() - from) / 100) / 10;
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -42,7 +45,8 @@ const lastJson = (out: string) => {
 console.log(`atrium bench: load average ${load()}`);
 
 // 1. cold start
-if (!values['skip-startup']) {
+const only = Boolean(values['only-invoices']);
+if (!values['skip-startup'] && !only) {
   const t = performance.now();
   console.log('\n== cold start (bench/startup.ts)');
   summary.startup = lastJson(await child('bench/startup.ts'));
@@ -50,44 +54,46 @@ if (!values['skip-startup']) {
 }
 
 // 2. seed
-const dataDir = mkdtempSync(join(tmpdir(), 'atrium-bench-'));
-try {
-  console.log(`\n== seed (bench/seed.ts) into ${dataDir}`);
-  const seeded = await seed({ ...DEFAULTS, dataDir });
-  summary.seed = { counts: seeded.counts, seconds: seeded.seconds };
-  {
-    const t = performance.now();
-    const out = await new Promise<string>((resolve, reject) => {
-      const p = spawn(process.execPath, ['bin/atrium.js', 'audit:verify', '--json'], { cwd: PROJECT_ROOT, env: benchEnv(dataDir), stdio: ['ignore', 'pipe', 'pipe'] });
-      let o = '';
-      p.stdout.on('data', (c: Buffer) => (o += String(c)));
-      p.stderr.on('data', (c: Buffer) => (o += String(c)));
-      p.on('exit', (code) => (code === 0 ? resolve(o) : reject(new Error(`audit:verify exited with ${code}: ${o}`))));
-    });
-    summary.auditVerify = { ...lastJson(out), processSeconds: secs(t) };
-    console.log(`  audit:verify over the seeded log: ${out.trim()} (${secs(t)} s as a process)`);
-  }
+if (!only) {
+  const dataDir = mkdtempSync(join(tmpdir(), 'atrium-bench-'));
+  try {
+    console.log(`\n== seed (bench/seed.ts) into ${dataDir}`);
+    const seeded = await seed({ ...DEFAULTS, dataDir });
+    summary.seed = { counts: seeded.counts, seconds: seeded.seconds };
+    {
+      const t = performance.now();
+      const out = await new Promise<string>((resolve, reject) => {
+        const p = spawn(process.execPath, ['bin/atrium.js', 'audit:verify', '--json'], { cwd: PROJECT_ROOT, env: benchEnv(dataDir), stdio: ['ignore', 'pipe', 'pipe'] });
+        let o = '';
+        p.stdout.on('data', (c: Buffer) => (o += String(c)));
+        p.stderr.on('data', (c: Buffer) => (o += String(c)));
+        p.on('exit', (code) => (code === 0 ? resolve(o) : reject(new Error(`audit:verify exited with ${code}: ${o}`))));
+      });
+      summary.auditVerify = { ...lastJson(out), processSeconds: secs(t) };
+      console.log(`  audit:verify over the seeded log: ${out.trim()} (${secs(t)} s as a process)`);
+    }
 
-  // 3. pages
-  console.log('\n== pages (bench/pages.ts)');
-  const pages = await runPages({
-    dataDir,
-    homeSlug: seeded.homeSlug,
-    smallSlug: seeded.smallSlug,
-    bigSlug: seeded.bigSlug,
-    duration: Number(values.duration ?? 10),
-    warmup: Number(values.warmup ?? 2),
-    connections: 50,
-  });
-  summary.pages = pages;
-  summary.pagesFile = writeResult('pages', pages);
-  console.log(pagesTable(pages));
-} finally {
-  rmSync(dataDir, { recursive: true, force: true });
+    // 3. pages
+    console.log('\n== pages (bench/pages.ts)');
+    const pages = await runPages({
+      dataDir,
+      homeSlug: seeded.homeSlug,
+      smallSlug: seeded.smallSlug,
+      bigSlug: seeded.bigSlug,
+      duration: Number(values.duration ?? 10),
+      warmup: Number(values.warmup ?? 2),
+      connections: 50,
+    });
+    summary.pages = pages;
+    summary.pagesFile = writeResult('pages', pages);
+    console.log(pagesTable(pages));
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 }
 
 // 4. files
-if (!values['skip-files']) {
+if (!values['skip-files'] && !only) {
   const t = performance.now();
   const started = Date.now();
   console.log('\n== files (bench/files.ts)');
@@ -103,6 +109,17 @@ if (!values['skip-files']) {
     .sort((a, b) => Math.abs(ended - a.m) - Math.abs(ended - b.m))[0];
   summary.files = newest ? { file: join('bench/results', newest.f), ...(JSON.parse(readFileSync(join(dir, newest.f), 'utf8')) as object) } : null;
   summary.filesSeconds = secs(t);
+}
+
+// 5. invoices
+if (!values['skip-invoices']) {
+  const t = performance.now();
+  console.log('\n== invoices (bench/invoices.ts)');
+  const inv = await runInvoicesBench({ duration: Number(values.duration ?? 10), warmup: Number(values.warmup ?? 2), connections: 50 });
+  summary.invoices = inv;
+  summary.invoicesFile = writeResult('invoices', inv);
+  summary.invoicesSeconds = secs(t);
+  console.log(invoicesTable(inv));
 }
 
 summary.totalSeconds = secs(t0);
@@ -129,6 +146,12 @@ if (f) {
   row(`files: HTTP upload, ${f.http?.sizeMiB} MiB`, f.http?.upload);
   row(`files: HTTP download, ${f.http?.sizeMiB} MiB`, f.http?.download);
   if (f.zip) lines.push(`| files: zip of ${f.zip.folderMiB} MiB, first byte | ${f.zip.timeToFirstByteMs} ms (cold ${f.zip.coldTimeToFirstByteMs} ms), RSS +${f.zip.peakRssGrowthMiB} MiB | < 300 ms, < 100 MiB |`);
+}
+const inv = s.invoices as Any | undefined;
+if (inv) {
+  for (const r of inv.list.rows as Any[]) lines.push(`| ${r.name} (${r.bytes} B) | ${r.reqPerSec} req/s, p50 ${r.p50} ms, mean ${r.mean} ms${r.ratio !== undefined ? `, ${r.ratio.toFixed(2)}x floor` : ''} | - |`);
+  lines.push(`| invoice list at 100k vs 1k invoices (mean latency) | ${inv.list.flat.at100k} vs ${inv.list.flat.at1k} ms = ${inv.list.flat.ratio}x | <= 1.5x |`);
+  lines.push(`| invoices pack, ${inv.pack.invoices} invoices + ${inv.pack.payments} payments: first byte | ${inv.pack.firstByteMs} ms, RSS +${inv.pack.rssGrowthMiB} MiB (whole zip ${inv.pack.totalMs} ms) | < 300 ms, < 100 MiB |`);
 }
 lines.push('', `whole run: ${s.totalSeconds} s; load average before ${(s.loadavgBefore as number[]).map((l) => l.toFixed(2)).join(' ')}, after ${load()}`, `results: ${file}`);
 console.log(lines.join('\n'));

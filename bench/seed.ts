@@ -79,7 +79,7 @@ type SqliteConn = {
  * transaction. On SQLite through a prepared statement on the raw driver connection (knex writes a
  * multi-row insert there as a compound SELECT, capped at 500 terms and slow to build).
  */
-async function bulk(db: Db, table: string, rows: Array<Record<string, unknown>>): Promise<void> {
+export async function bulk(db: Db, table: string, rows: Array<Record<string, unknown>>): Promise<void> {
   if (!rows.length) return;
   const cols = Object.keys(rows[0]!);
   if (isPostgresClient(db)) {

@@ -42,5 +42,6 @@ export type { ApprovableRegistry, ApprovableType, ApprovableSubject, ApprovableR
 export { documentView, pageImageName, pageNumber, sendPageImage, type DocumentPage, type DocumentPages, type DocumentView, type PageImage } from './document-pages.ts';
 export type { WaitingRegistry, WaitingProvider, WaitingPerson, WaitingRow, WaitingItem, WaitingList, WaitingWorkspace } from './waiting.ts';
 export { PERSON_ID } from './permissions.ts';
+export { afterKey, mergeSorted, pagedByTime, type EvidenceRegistry, type EvidenceProvider, type EvidenceItem, type Evidence, type EvidenceQuery, type EvidenceViewer, type TimeKey } from './evidence.ts';
+export { startOfDay, formatDay, formatExact } from './time.ts';
 export { KERNEL_VERSION } from './version.ts';
-export { startOfDay } from './time.ts';

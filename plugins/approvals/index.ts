@@ -15,6 +15,7 @@ import { staffRoutes } from './staff.ts';
 import { reopenOnRevision, runDueWork, type ApprovalsDeps } from './service.ts';
 import { settingsSchema, type ApprovalsSettings } from './settings.ts';
 import { approvalsWaiting } from './waiting.ts';
+import { registerEvidence } from './evidence.ts';
 import { needsFirmWidget } from './staff-widget.ts';
 import { seedApprovalsDemo } from './demo.ts';
 
@@ -107,6 +108,8 @@ export default definePlugin<ApprovalsSettings>({
     });
     // "Waiting on you": the requests waiting for each person's decision (waiting.ts).
     ctx.container.resolve(Tokens.Waiting).register('approvals', approvalsWaiting);
+    // Proof of service: decisions on requests shared with the client (evidence.ts).
+    registerEvidence(ctx);
   },
 
   routes({ workspace, staff, link }, ctx) {

@@ -8,10 +8,12 @@
 //   upload.ts     streaming multipart with limits      download.ts  ranges, headers, zips
 //   sniff.ts      the allow list by magic bytes        service.ts   deliver, purge, scrub
 //   preview.ts    first-page PDF previews, rendered in a worker (preview-worker.mjs) after commit
+//   evidence.ts   proof of service: deliveries and download receipts for a period (core/evidence.ts)
 import { accessibleBy, definePlugin, Tokens, type BootstrapContext } from '../../core/index.ts';
 import { workspaceRoutes } from './routes.ts';
 import { exportFilesApi } from './api.ts';
 import { registerApprovables } from './approvable.ts';
+import { registerEvidence } from './evidence.ts';
 import { purgeTrash, scrub, type FilesDeps } from './service.ts';
 import { warmArchiver } from './download.ts';
 import { settingsSchema, type FilesSettings } from './settings.ts';
@@ -187,6 +189,8 @@ export default definePlugin<FilesSettings>({
     // approvable subjects (the kernel's approvables registry).
     exportFilesApi(ctx);
     registerApprovables(ctx);
+    // Proof of service: deliveries and the client's download receipts (evidence.ts).
+    registerEvidence(ctx);
     // A committed PDF version (uploaded, added through the API, or restored) gets a first-page
     // preview. Subscribers run after COMMIT and inside the request's transaction() call, so this
     // only queues: the render happens off the request (preview.ts), once bootstrap started it.

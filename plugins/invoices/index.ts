@@ -15,8 +15,11 @@
 //   workspace-settings.ts + routes/settings.ts   each workspace's defaults for new drafts
 //   receivables.ts + routes/receivables.ts       /staff/invoices: what clients owe, CSV
 //   preview.ts  a draft as a PDF, never stored   logo.ts  the firm's logo, checked before pdf-lib
+//   pack.ts     the period pack (zip), with pack-routes.ts, pack-period.ts, ledger.ts, statement.ts, proof.ts,
+//               receipt-pdf.ts, report-pdf.ts, csv.ts
 import { definePlugin, Tokens, type RoutesContext } from '../../core/index.ts';
 import { workspaceRoutes } from './routes.ts';
+import { packRoutes } from './pack-routes.ts';
 import type { InvoicesDeps } from './service.ts';
 import { settingsSchema, type InvoicesSettings } from './settings.ts';
 import { invoicesWaiting } from './waiting.ts';
@@ -87,6 +90,20 @@ export default definePlugin<InvoicesSettings>({
       InvoiceTemplate: { read: ['issue', 'Invoice'], table: 'invoices_templates', path: '/invoices/recurring/:id', label: 'name', noun: 'recurring invoice' },
       // A workspace's invoice settings: the firm's side only (no client role may issue).
       InvoiceSettings: { read: ['issue', 'Invoice'], noun: 'invoice settings' },
+      // A period pack downloaded (subject: the workspace): seen by whoever may read invoices there.
+      // The workspace has no invoice row to test, so the subjects are the viewer's own workspaces,
+      // none when their role may not read invoices.
+      InvoicePack: {
+        visible: (v) =>
+          v.scope
+            .table('memberships')
+            .where('user_id', v.userId)
+            .modify((q) => {
+              if (!v.ability.can('read', 'Invoice')) q.whereRaw('1 = 0');
+            })
+            .select('workspace_id'),
+        noun: 'invoices pack',
+      },
     },
     grants: {
       staff: [{ action: ['read', 'create', 'update', 'issue', 'void', 'record'], subject: 'Invoice' }],
@@ -111,6 +128,7 @@ export default definePlugin<InvoicesSettings>({
     'invoices.template.resume': '{actor} resumed the recurring invoice {subject}',
     'invoices.template.run': '{actor} made the {detail.period} invoice of the recurring invoice {subject}',
     'invoices.settings.update': '{actor} changed the invoice settings',
+    'invoices.pack.download': '{actor} downloaded the invoices pack for {detail.from} to {detail.to}',
   },
   nav: [
     { area: 'workspace', label: 'Invoices', path: '/invoices', can: ['read', 'Invoice'], order: 50 },
@@ -132,6 +150,8 @@ export default definePlugin<InvoicesSettings>({
     workspaceRoutes(workspace, deps);
     creditNoteRoutes(workspace, deps);
     recurringRoutes(workspace, deps);
+    // The CFO's period pack: a streamed zip of PDFs, statement and proof of service (pack.ts).
+    packRoutes(workspace, deps, ctx.container.resolve(Tokens.Evidence));
     receivablesRoutes(staff, deps);
   },
 

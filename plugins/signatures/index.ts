@@ -15,6 +15,7 @@ import { workspaceRoutes } from './routes.ts';
 import { linkRoutes } from './signing.ts';
 import { portalRoutes } from './portal.ts';
 import { signaturesWaiting } from './waiting.ts';
+import { registerEvidence } from './evidence.ts';
 import type { SignDeps } from './service.ts';
 import { settingsSchema, type SignaturesSettings } from './settings.ts';
 import { unsignedWidget } from './staff-widget.ts';
@@ -137,6 +138,8 @@ export default definePlugin<SignaturesSettings>({
   register(ctx) {
     // "Waiting on you": envelopes where the person is the current signer (waiting.ts).
     ctx.container.resolve(Tokens.Waiting).register('signatures', signaturesWaiting);
+    // Proof of service: signatures and refusals on documents sent to the client (evidence.ts).
+    registerEvidence(ctx);
   },
 
   routes({ workspace, link }, ctx) {
