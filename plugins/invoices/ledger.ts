@@ -1,6 +1,6 @@
 // The statement of account's entries: what changed what a client owes, per currency. Each kind of
-// entry is a `LedgerSource` (invoices issued, invoices voided, payments and refunds); a new kind
-// (credit notes) is one more source in `LEDGER_SOURCES`, and the statement, its CSV and its PDF
+// entry is a `LedgerSource` (invoices issued, invoices voided, credit notes, payments and refunds);
+// a new kind is one more source in `LEDGER_SOURCES`, and the statement, its CSV and its PDF
 // follow. A source answers two questions, both through the invoices the person may read:
 //   - balances: per currency, the sum of its entries before the period (the opening balance's
 //     share) for every currency it has entries in before the period ends (one aggregate query);
@@ -28,9 +28,9 @@ export interface LedgerEntry {
   day: string;
   /** Order of kinds on the same day: invoices before voids, credits before payments. */
   rank: number;
-  /** What it is: `Invoice`, `Invoice voided`, `Payment`, `Refund`. */
+  /** What it is: `Invoice`, `Invoice voided`, `Credit note`, `Payment`, `Refund`. */
   entry: string;
-  /** Its number: the invoice's or the receipt's. */
+  /** Its number: the invoice's, the credit note's or the receipt's. */
   reference: string;
   description: string;
   /** Signed minor units: positive adds to what is owed. */
@@ -45,6 +45,14 @@ export interface LedgerSource {
 
 const key = (r: Record<string, unknown>): TimeKey => ({ at: Number(r.at), id: String(r.id) });
 const invoicesOf = (q: LedgerQuery) => q.db('invoices_invoices as i').where('i.workspace_id', q.workspaceId).modify(q.invoices);
+const creditNotesOf = (q: LedgerQuery) =>
+  q
+    .db('invoices_credit_notes as c')
+    .join('invoices_invoices as i', function () {
+      this.on('i.id', '=', 'c.invoice_id').andOn('i.workspace_id', '=', 'c.workspace_id');
+    })
+    .where('c.workspace_id', q.workspaceId)
+    .modify(q.invoices);
 
 /** Invoices, on the day they were issued, for their total (void ones too: their void is its own entry). */
 export const issuedSource: LedgerSource = {
@@ -107,6 +115,42 @@ export const voidedSource: LedgerSource = {
   },
 };
 
+/**
+ * A credit note takes its total off what is owed, on the day it was issued. It never meets a void:
+ * only an issued invoice with no credit note can be voided, and a void one cannot be credited
+ * (service.ts, credit-notes.ts), so the invoice's total comes back once at most, and a fully
+ * credited invoice nets to zero (its total, then credit notes summing to it).
+ * A credit note is in the invoice's currency and only as visible as its invoice: the reader's
+ * invoice filter applies to the joined invoice.
+ */
+export const creditNotesSource: LedgerSource = {
+  id: 'invoices.creditNotes',
+  async balances(q) {
+    const rows = (await creditNotesOf(q)
+      .where('c.issued_at', '<', q.period.to)
+      .groupBy('c.currency')
+      .select('c.currency', q.db.raw('sum(case when c.issued_at < ? then -c.total else 0 end) as before', [q.period.from]))) as Array<{ currency: string; before: number | string | null }>;
+    return rows.map((r) => ({ currency: r.currency, before: Number(r.before ?? 0) }));
+  },
+  entries(q, currency) {
+    const tz = q.period.timeZone;
+    return pagedByTime(
+      (after, limit) =>
+        creditNotesOf(q)
+          .where('c.issued_at', '>=', q.period.from)
+          .where('c.issued_at', '<', q.period.to)
+          .where('c.currency', currency)
+          .modify(afterKey('c.issued_at', 'c.id', after))
+          .orderBy('c.issued_at')
+          .orderBy('c.id')
+          .limit(limit)
+          .select('c.id', 'c.issued_at as at', 'c.number', 'c.total', 'c.reason', 'i.number as invoice') as Promise<Array<Record<string, unknown>>>,
+      key,
+      (r) => ({ id: String(r.id), at: Number(r.at), day: dayOf(Number(r.at), tz), rank: 2, entry: 'Credit note', reference: String(r.number), description: `On invoice ${String(r.invoice)}. Reason: ${String(r.reason)}`, amount: -Number(r.total) }),
+    );
+  },
+};
+
 /** Payments (and refunds, negative payments) on the day they were received. */
 export const paymentsSource: LedgerSource = {
   id: 'invoices.payments',
@@ -161,12 +205,8 @@ export const paymentsSource: LedgerSource = {
   },
 };
 
-/**
- * Every kind of entry on the statement. Credit notes join as one more source here (rank 2: a
- * credit on the day it was issued, `amount` negative), and appear in the statement's CSV and PDF
- * with no other change.
- */
-export const LEDGER_SOURCES: LedgerSource[] = [issuedSource, voidedSource, paymentsSource];
+/** Every kind of entry on the statement. */
+export const LEDGER_SOURCES: LedgerSource[] = [issuedSource, voidedSource, creditNotesSource, paymentsSource];
 
 export interface CurrencySection {
   currency: string;

@@ -1,18 +1,18 @@
-// The CFO's period pack: one zip, streamed to the browser as it is made, of every invoice PDF
-// issued in the period (the stored, encrypted blobs, decrypted as they are read), a receipt PDF for
-// every payment and refund received in it, the statement of account (CSV and PDF) and the
-// proof-of-service report (CSV and PDF, from the kernel's evidence contract).
+// The CFO's period pack: one zip, streamed to the browser as it is made, of every invoice PDF and
+// credit note PDF issued in the period (the stored, encrypted blobs, decrypted as they are read), a
+// receipt PDF for every payment and refund received in it, the statement of account (CSV and PDF)
+// and the proof-of-service report (CSV and PDF, from the kernel's evidence contract).
 //
 // The pack is a list of part sources (`PACK_PARTS`): each yields its parts one at a time, and a
 // part opens its bytes only when the zip reaches it, so the first bytes leave at once and memory
-// holds one part, whatever the period. Credit notes join as one more source (their stored PDFs
-// under `credit-notes/`) beside a credit-note entry in ledger.ts's `LEDGER_SOURCES`.
+// holds one part, whatever the period.
 import { Readable } from 'node:stream';
 import type { Response } from 'express';
 import type { Knex } from 'knex';
 import type { ZipArchive as ZipArchiveType } from 'archiver';
 import type { Logger } from 'pino';
 import { afterKey, pagedByTime, zipEntryName, type Db, type Evidence, type StorageService, type TimeKey } from '../../core/index.ts';
+import { creditPdfBind } from './credit-notes.ts';
 import type { LedgerQuery } from './ledger.ts';
 import type { Period } from './pack-period.ts';
 import { renderReceiptPdf } from './receipt-pdf.ts';
@@ -80,6 +80,38 @@ export const invoicePdfs: PartSource = (ctx) =>
     200,
   );
 
+/**
+ * The credit notes issued in the period, exactly as stored (their SHA-256 is on the invoice page).
+ * A credit note is only as visible as its invoice, so the reader's invoice filter applies to the
+ * joined invoice; the blob was stored bound to the credit note's id (credit-notes.ts), and opening
+ * it with any other bind fails, so a row can never stream another document's bytes.
+ */
+export const creditNotePdfs: PartSource = (ctx) =>
+  pagedByTime(
+    (after, limit) =>
+      ctx
+        .db('invoices_credit_notes as c')
+        .join('invoices_invoices as i', function () {
+          this.on('i.id', '=', 'c.invoice_id').andOn('i.workspace_id', '=', 'c.workspace_id');
+        })
+        .where('c.workspace_id', ctx.workspace.id)
+        .modify(ctx.invoices)
+        .where('c.issued_at', '>=', ctx.period.from)
+        .where('c.issued_at', '<', ctx.period.to)
+        .modify(afterKey('c.issued_at', 'c.id', after))
+        .orderBy('c.issued_at')
+        .orderBy('c.id')
+        .limit(limit)
+        .select('c.id', 'c.issued_at as at', 'c.number', 'c.pdf_key') as Promise<Array<Record<string, unknown>>>,
+    key,
+    (r) => ({
+      name: `credit-notes/${zipEntryName(`${String(r.number)}.pdf`)}`,
+      date: Number(r.at),
+      open: async () => (await ctx.storage.open(ctx.db, String(r.pdf_key), { bind: creditPdfBind(String(r.id)) })).stream,
+    }),
+    200,
+  );
+
 /** A receipt for each payment and refund received in the period (the statement's payments). */
 export const receiptPdfs: PartSource = (ctx) =>
   pagedByTime(
@@ -135,10 +167,10 @@ export const proofParts: PartSource = async function* (ctx) {
 
 /**
  * The pack's parts, in the order they are written. The invoices come first: the first of them is
- * read from storage at once, so the download starts before the statement is computed.
- * Credit notes: one more source here (e.g. `creditNotePdfs`, after `invoicePdfs`).
+ * read from storage at once, so the download starts before the statement is computed. The credit
+ * notes follow them, the documents the client was sent, before the receipts rendered here.
  */
-export const PACK_PARTS: PartSource[] = [invoicePdfs, receiptPdfs, statementParts, proofParts];
+export const PACK_PARTS: PartSource[] = [invoicePdfs, creditNotePdfs, receiptPdfs, statementParts, proofParts];
 
 let archiver: Promise<{ ZipArchive: typeof ZipArchiveType }> | undefined;
 const loadArchiver = () =>

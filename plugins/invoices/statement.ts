@@ -1,8 +1,8 @@
 // The statement of account in the period pack, as CSV and as PDF: per currency, the opening
-// balance (everything before the period), each entry of the period (invoices, voids, payments and
-// refunds, from ledger.ts) with the running balance, and the closing balance. Amounts are minor
-// units formatted with the currency's digits. The CSV streams (a page of rows at a time); the PDF
-// is built in memory, so it lists at most `PDF_MAX_ROWS` entries and says where the rest are.
+// balance (everything before the period), each entry of the period (invoices, voids, credit notes,
+// payments and refunds, from ledger.ts) with the running balance, and the closing balance. Amounts
+// are minor units formatted with the currency's digits. The CSV streams (a page of rows at a time);
+// the PDF is built in memory, so it lists at most `PDF_MAX_ROWS` entries and says where the rest are.
 import { decimalString, formatMoney, minorDigits } from './money.ts';
 import { CSV_BOM, csvRow } from './csv.ts';
 import { ReportPdf } from './report-pdf.ts';
@@ -60,7 +60,7 @@ export async function statementPdf(ctx: PackContext): Promise<Uint8Array> {
   pdf.fact('Period', `${period.fromDay} to ${period.toDay} (both included)`);
   pdf.fact('Prepared on', ctx.preparedDay);
   pdf.gap();
-  pdf.para(`Dates are days in ${firm.name}'s time zone (${period.timeZone}). Amounts are in each section's currency. Charges add to what is owed; credits (payments, voided invoices) take from it.`, { grey: true });
+  pdf.para(`Dates are days in ${firm.name}'s time zone (${period.timeZone}). Amounts are in each section's currency. Charges add to what is owed; credits (payments, credit notes, voided invoices) take from it.`, { grey: true });
   let rows = 0;
   let any = false;
   for await (const { section, entries, first } of sections(ctx.ledger)) {
