@@ -44,7 +44,7 @@ const PER_PATH = 4;
  */
 const NOT_PAGES: Array<[RegExp, string]> = [
   [/\/logout\b/, 'signs out'],
-  [/\/(download|zip)(\/|$|\?)|[?&]download=/, 'a download'],
+  [/\/(download|zip|pdf)(\/|$|\?)|\.(zip|pdf)($|\?)|[?&]download=/, 'a download'],
   [/\/export(\/|$|\?)|\.csv($|\?)/, 'an export'],
   [/\/(preview|thumbnail|thumb|raw|pages?\/\d+|page-image)(\/|\.png|$|\?)/, 'an image of a document'],
   [/^\/live\b/, 'the live event stream'],
@@ -173,7 +173,7 @@ async function judge(role: string, tab: Tab, u: URL, into: string[]): Promise<vo
 }
 
 test.before(async () => {
-  app = await startApp({ plugins: ['team', 'files', 'approvals', 'signatures'] });
+  app = await startApp({ plugins: ['team', 'files', 'approvals', 'signatures', 'invoices'] });
   browser = await launchChromium();
 });
 test.after(async () => {
