@@ -20,6 +20,7 @@ import type { LinkService } from './links.ts';
 import type { JobRunner } from './jobs.ts';
 import type { ApprovableRegistry } from './approvables.ts';
 import type { WaitingRegistry } from './waiting.ts';
+import type { PaymentRegistry } from './payments.ts';
 import { AtriumError } from './errors.ts';
 
 /** Typed token: a symbol whose description names its owner (`core:db`, `files:storage`). */
@@ -48,6 +49,8 @@ export const Tokens = {
   Approvables: token<ApprovableRegistry>('core:approvables'),
   /** "Waiting on you" providers (core/waiting.ts): plugins contribute items awaiting a person. */
   Waiting: token<WaitingRegistry>('core:waiting'),
+  /** Payment providers and what they pay (core/payments.ts): Stripe and the like, and invoices. */
+  Payments: token<PaymentRegistry>('core:payments'),
 } as const;
 
 type Provider<T> = { useValue: T } | { useFactory: (c: Container) => T };

@@ -22,6 +22,7 @@ import { Container, Tokens } from './container.ts';
 import { JobRunner } from './jobs.ts';
 import { ApprovableRegistry } from './approvables.ts';
 import { WaitingRegistry } from './waiting.ts';
+import { PaymentRegistry } from './payments.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -55,6 +56,8 @@ export interface Services {
   approvables: ApprovableRegistry;
   /** "Waiting on you": items awaiting a person, contributed by plugins (core/waiting.ts). */
   waiting: WaitingRegistry;
+  /** Payment providers (checkout, webhook confirmation, refund) and payable kinds (core/payments.ts). */
+  payments: PaymentRegistry;
 }
 
 import { createDb } from './db/index.ts';
@@ -106,6 +109,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     jobs: new JobRunner(db, clock),
     approvables: new ApprovableRegistry(events, permissions),
     waiting,
+    payments: new PaymentRegistry(),
     storage: new StorageService(config, createBlobStore(config), clock, logger),
   };
 }
@@ -130,4 +134,5 @@ export function provideServices(container: Container, s: Services): void {
   container.provide(Tokens.Jobs, { useValue: s.jobs });
   container.provide(Tokens.Approvables, { useValue: s.approvables });
   container.provide(Tokens.Waiting, { useValue: s.waiting });
+  container.provide(Tokens.Payments, { useValue: s.payments });
 }
