@@ -17,6 +17,8 @@ import { invoicesWaiting } from './waiting.ts';
 import { toPayWidget } from './widget.ts';
 import { overdueWidget } from './staff-widget.ts';
 import { seedInvoicesDemo } from './demo.ts';
+import { invoicesPayable, type OnlineDeps } from './online.ts';
+import { onlineRoutes, payOptions } from './online-routes.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -26,7 +28,16 @@ declare module '../../core/events.ts' {
     'invoices.invoice.viewed': { workspaceId: string; invoiceId: string };
     'invoices.invoice.voided': { workspaceId: string; invoiceId: string };
     'invoices.payment.recorded': { workspaceId: string; invoiceId: string; paymentId: string; status: string };
+    'invoices.checkout.started': { workspaceId: string; invoiceId: string; checkoutId: string };
+    'invoices.checkout.ended': { workspaceId: string; invoiceId: string; checkoutId: string };
+    'invoices.paymentMethods.updated': { workspaceId: string; providers: string[] };
   }
+}
+
+/** The deps of online payment (online.ts): made on first use, once the server knows its address. */
+function onlineDepsOf(ctx: RoutesContext<InvoicesSettings>): () => OnlineDeps {
+  let made: OnlineDeps | undefined;
+  return () => (made ??= { ...depsOf(ctx), payments: ctx.container.resolve(Tokens.Payments), config: ctx.config });
 }
 
 export function depsOf(ctx: RoutesContext<InvoicesSettings>): InvoicesDeps {
@@ -55,7 +66,7 @@ export default definePlugin<InvoicesSettings>({
   description: 'Invoices for each client: drafts, numbered issue with a PDF, payments and receipts, what is owed and overdue.',
   migrations: new URL('./migrations', import.meta.url),
   views: new URL('./views', import.meta.url),
-  events: ['invoices.invoice.created', 'invoices.invoice.updated', 'invoices.invoice.issued', 'invoices.invoice.viewed', 'invoices.invoice.voided', 'invoices.payment.recorded'],
+  events: ['invoices.invoice.created', 'invoices.invoice.updated', 'invoices.invoice.issued', 'invoices.invoice.viewed', 'invoices.invoice.voided', 'invoices.payment.recorded', 'invoices.checkout.started', 'invoices.checkout.ended', 'invoices.paymentMethods.updated'],
   settings: settingsSchema,
   permissions: {
     // read: the list, an invoice, its PDF and receipts; create/update: drafts; issue: number and
@@ -80,6 +91,12 @@ export default definePlugin<InvoicesSettings>({
     'invoices.invoice.void': '{actor} voided invoice {subject}',
     'invoices.invoice.pay': '{actor} recorded a payment on invoice {subject} (receipt {detail.receipt})',
     'invoices.invoice.refund': '{actor} recorded a refund on invoice {subject} (receipt {detail.receipt})',
+    // Online payment (online.ts)
+    'invoices.invoice.checkout': '{actor} went to pay invoice {subject} online with {detail.providerLabel}',
+    'invoices.invoice.checkoutEnded': 'A payment page for invoice {subject} closed unused',
+    'invoices.invoice.payOnline': '{actor} paid invoice {subject} online with {detail.providerLabel} (receipt {detail.receipt})',
+    'invoices.invoice.paymentRefused': 'A payment for invoice {subject} through {detail.providerLabel} was not recorded: {detail.why}',
+    'invoices.paymentMethods.update': '{actor} changed how invoices can be paid online',
   },
   nav: [{ area: 'workspace', label: 'Invoices', path: '/invoices', can: ['read', 'Invoice'], order: 50 }],
   widgets: [toPayWidget, overdueWidget],
@@ -90,9 +107,14 @@ export default definePlugin<InvoicesSettings>({
   register(ctx) {
     // "Waiting on you": invoices to pay, for the client's people who may read invoices (waiting.ts).
     ctx.container.resolve(Tokens.Waiting).register('invoices', invoicesWaiting);
+    // Online payment: invoices are what providers' confirmations pay (online.ts, core/payments.ts).
+    const online = onlineDepsOf({ ...ctx, db: ctx.container.resolve(Tokens.Db) });
+    ctx.container.resolve(Tokens.Payments).registerPayable('invoices', invoicesPayable(online, ctx.logger));
   },
 
   routes({ workspace }, ctx) {
-    workspaceRoutes(workspace, depsOf(ctx));
+    const online = onlineDepsOf(ctx);
+    workspaceRoutes(workspace, depsOf(ctx), (req, inv) => payOptions(online(), req, inv));
+    onlineRoutes(workspace, online());
   },
 });

@@ -42,7 +42,10 @@ const wsOf = (req: Request) => ({ id: req.ctx.workspace!.id, slug: req.ctx.works
 const isFirm = (req: Request) => req.ctx.ability.can('issue', 'Invoice');
 const idParam = z.string().regex(/^[0-9a-f-]{36}$/);
 
-export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
+/** More for an invoice's page from elsewhere in the plugin (online.ts: the Pay buttons). */
+export type PageExtras = (req: Request, inv: InvoiceRow) => Promise<Record<string, unknown>>;
+
+export function workspaceRoutes(workspace: Router, deps: InvoicesDeps, pageExtras?: PageExtras): void {
   const { db, settings } = deps;
   const visible = (req: Request) => req.ctx.scope!.table('invoices_invoices').modify(accessibleBy(req.ctx.ability, 'read', 'Invoice'));
 
@@ -259,10 +262,11 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
         canIssue: inv.status === 'draft' && req.ctx.ability.can('issue', 'Invoice'),
         canVoid: OPEN.includes(inv.status) && inv.paid_total === 0 && req.ctx.ability.can('void', 'Invoice'),
         canRecord: (OPEN.includes(inv.status) || inv.status === 'paid') && req.ctx.ability.can('record', 'Invoice'),
-        methods: Object.entries(METHOD_LABELS).map(([value, label]) => ({ value, label, selected: value === ((extra.values as Record<string, unknown> | undefined)?.method ?? 'bank_transfer') })),
+        methods: Object.entries(METHOD_LABELS).filter(([value]) => value !== 'online').map(([value, label]) => ({ value, label, selected: value === ((extra.values as Record<string, unknown> | undefined)?.method ?? 'bank_transfer') })),
         values: { received: today, ...((extra.values as object) ?? {}) },
         errors: {},
         amountHint: `In ${inv.currency}, like ${decimalString(12_000 * 10 ** minorDigits(inv.currency), minorDigits(inv.currency))}. A refund is negative.`,
+        ...(pageExtras ? await pageExtras(req, inv) : {}),
         ...extra,
       },
       { title: inv.number ? `Invoice ${inv.number}` : 'Draft invoice', status },
