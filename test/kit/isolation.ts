@@ -64,6 +64,8 @@ function valueFor(values: ParamValues, path: string, name: string): string | und
 
 export interface IsolationOptions {
   plugins: string[];
+  /** Configuration layered over the test defaults (a plugin's required settings). */
+  overrides?: Record<string, unknown>;
   /** Seed rows in one workspace; return the ids the routes' parameters take. Called for A, then B. */
   seed?: (ctx: SeedContext) => Promise<ParamValues>;
   /**
@@ -139,7 +141,7 @@ async function kernelSeed({ kernel, workspace, canary, users }: SeedContext): Pr
 }
 
 export async function runIsolationKit(opts: IsolationOptions): Promise<IsolationReport> {
-  const app = await startApp({ plugins: opts.plugins });
+  const app = await startApp({ plugins: opts.plugins, overrides: opts.overrides });
   try {
     return await exercise(app, opts);
   } finally {

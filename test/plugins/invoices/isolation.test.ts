@@ -10,10 +10,12 @@ import { transaction } from '../../../core/db/index.ts';
 import { createDraft, issueInvoice, recordPayment, type InvoicesDeps } from '../../../plugins/invoices/service.ts';
 import { settingsSchema } from '../../../plugins/invoices/settings.ts';
 import { runIsolationKit, type SeedContext } from '../../kit/isolation.ts';
+import { seedOnline } from './online-seed.ts';
 
 const test = suite('invoices isolation');
 
-async function seed({ kernel: k, workspace, canary, users }: SeedContext) {
+async function seed(ctx: SeedContext) {
+  const { kernel: k, workspace, canary, users } = ctx;
   const deps: InvoicesDeps = { db: k.db, audit: k.audit, events: k.events, storage: k.storage, branding: k.branding, notifications: k.notifications, approvables: k.approvables, clock: k.clock, logger: pino({ level: 'silent' }), settings: settingsSchema.parse({ paymentDetails: `IBAN ${canary}` }) };
   const ws = { id: workspace.id, slug: workspace.slug, name: workspace.name };
   const actor = { actorId: users.staff };
@@ -23,7 +25,7 @@ async function seed({ kernel: k, workspace, canary, users }: SeedContext) {
   await issueInvoice(deps, ws, actor, invoiceId);
   const { paymentId } = await recordPayment(deps, ws, actor, invoiceId, { amount: 1000, method: 'bank_transfer', reference: `Ref ${canary}`, receivedAt: Date.UTC(2026, 11, 1) });
   await make('Draft work'); // a draft: staff only
-  return { invoiceId, paymentId };
+  return { invoiceId, paymentId, ...(await seedOnline(ctx, invoiceId)) };
 }
 
 test('every route x method x role with invoices: A acting on B gets 404, changes nothing, never sees B', async () => {
