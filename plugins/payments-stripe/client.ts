@@ -6,9 +6,14 @@ import type { StripeSettings } from './settings.ts';
 
 export type StripeClient = Stripe;
 
+/** One client per settings object: the provider (register) and the webhook (routes) share it. */
+const clients = new WeakMap<StripeSettings, () => Promise<Stripe>>();
+
 export function stripeClient(settings: StripeSettings): () => Promise<Stripe> {
+  const known = clients.get(settings);
+  if (known) return known;
   let made: Promise<Stripe> | undefined;
-  return () =>
+  const get = () =>
     (made ??= import('stripe').then(({ default: StripeCtor }) => {
       const at = settings.apiBase ? new URL(settings.apiBase) : undefined;
       return new StripeCtor(settings.secretKey, {
@@ -19,4 +24,6 @@ export function stripeClient(settings: StripeSettings): () => Promise<Stripe> {
         ...(at ? { host: at.hostname, port: at.port || (at.protocol === 'https:' ? 443 : 80), protocol: at.protocol === 'https:' ? 'https' : 'http' } : {}),
       });
     }));
+  clients.set(settings, get);
+  return get;
 }

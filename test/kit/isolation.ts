@@ -252,6 +252,7 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
     .filter((r) => r.method !== 'HEAD')
     .sort((a, b) => Number(a.method !== 'GET') - Number(b.method !== 'GET'));
   let requests = 0;
+  const webhookRoutes: RouteEntry[] = [];
 
   const send = async (role: ARole, method: string, url: string, hx: boolean) => {
     const c = clients[role];
@@ -273,21 +274,9 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
     }
     const tenantAddressed = names.length > 0;
 
-    // 0. Raw-body routes (core/http/webhooks.ts) answer to a signature, not a session: a call
-    //    without one (a forged event naming B's rows, anonymous or with A's session) is refused
-    //    and changes nothing. Their per-IP counters (throttle) are expected to move.
+    // Raw-body routes (webhooks) are driven last, below: a broken one could delete B's rows.
     if (isWebhookPath(route.path)) {
-      const url = fill(route.path, aValues);
-      const forged = JSON.stringify({ id: `evt_${canary}`, type: 'checkout.session.completed', workspace: B.ws.id, canary });
-      for (const who of ['anonymous', 'client_admin'] as const) {
-        const c = who === 'anonymous' ? app.client() : clients.client_admin;
-        const before = await fingerprint(k, new Set([...volatile, 'throttle']));
-        const res = await c.request(route.method, url, { body: route.method === 'GET' ? undefined : forged, headers: { 'content-type': 'application/json' } });
-        requests++;
-        if (res.status < 400 || res.status >= 500) violations.push(`${key}: ${who} without a signature answered ${res.status}, expected 4xx`);
-        if (before !== (await fingerprint(k, new Set([...volatile, 'throttle'])))) violations.push(`${key}: ${who} without a signature changed the database`);
-        if (leaks(res.text, res.location)) violations.push(`${key}: ${who} saw B's canary`);
-      }
+      webhookRoutes.push(route);
       continue;
     }
 
@@ -361,6 +350,23 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
         if (res.status !== 404) violations.push(`${key}: ${role} of A answered ${res.status}, expected 404`);
         if (before !== (await fingerprint(k, volatile))) violations.push(`${key}: ${role} of A changed the database`);
       }
+    }
+  }
+  // 5. Raw-body routes (core/http/webhooks.ts) answer to a signature, not a session: a call
+  //    without one (a forged event naming B's rows, anonymous or with A's session) is refused
+  //    and changes nothing. Their per-IP counters (throttle) are expected to move.
+  for (const route of webhookRoutes) {
+    const key = `${route.method} ${route.path}`;
+    const url = fill(route.path, aValues);
+    const forged = JSON.stringify({ id: `evt_${canary}`, type: 'checkout.session.completed', workspace: B.ws.id, canary });
+    for (const who of ['anonymous', 'client_admin'] as const) {
+      const c = who === 'anonymous' ? app.client() : clients.client_admin;
+      const before = await fingerprint(k, new Set([...volatile, 'throttle']));
+      const res = await c.request(route.method, url, { body: route.method === 'GET' ? undefined : forged, headers: { 'content-type': 'application/json' } });
+      requests++;
+      if (res.status < 400 || res.status >= 500) violations.push(`${key}: ${who} without a signature answered ${res.status}, expected 4xx`);
+      if (before !== (await fingerprint(k, new Set([...volatile, 'throttle'])))) violations.push(`${key}: ${who} without a signature changed the database`);
+      if (leaks(res.text, res.location)) violations.push(`${key}: ${who} saw B's canary`);
     }
   }
   // 4. Who sees an audit event (issue 13): every event a person of A can see in A's activity
