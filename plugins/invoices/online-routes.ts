@@ -22,7 +22,8 @@ const wsOf = (req: Request) => ({ id: req.ctx.workspace!.id, slug: req.ctx.works
 const idParam = z.string().regex(/^[0-9a-f-]{36}$/);
 /** The Pay button's form: which provider, and nothing else (an amount sent along is refused). */
 const payForm = z.strictObject({ provider: z.string().regex(/^[a-z][a-z0-9-]{0,39}$/) });
-const methodsForm = z.strictObject({ providers: z.union([z.string(), z.array(z.string()).max(20)]).optional() });
+const providerId = z.string().regex(/^[a-z][a-z0-9-]{0,39}$/);
+const methodsForm = z.strictObject({ providers: z.union([providerId, z.array(providerId).max(20)]).optional() });
 
 export function onlineRoutes(workspace: Router, deps: OnlineDeps): void {
   const { db } = deps;

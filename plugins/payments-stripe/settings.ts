@@ -10,7 +10,7 @@ export const settingsSchema = z.strictObject({
   /** The webhook endpoint's signing secret (`whsec_…`), from Developers → Webhooks. */
   webhookSecret: z.string().regex(/^whsec_[A-Za-z0-9+/=_-]{8,}$/, 'must be a Stripe webhook signing secret (whsec_…)'),
   /** What the Pay button and the settings page call it. */
-  label: z.string().min(1).max(40).default('Card (Stripe)'),
+  label: z.string().min(1).max(40).default('Card (Stripe)'), // not free text: the firm's own configuration, not a form
   /**
    * Tests only: the Stripe API at another address (`http://127.0.0.1:4010`), given to the official
    * client as its host, port and protocol. `atrium doctor` flags it in production.
