@@ -74,7 +74,8 @@ export async function setAllowedProviders(deps: OnlineDeps, ws: Ws, actor: Actor
     for (const p of wanted.filter((x) => !before.includes(x))) {
       await trx('invoices_payment_methods').insert({ id: newId(), workspace_id: ws.id, provider: p, enabled_by: actor.actorId ?? null, enabled_at: now });
     }
-    await deps.audit.record(trx, { ...actor, workspaceId: ws.id, action: 'invoices.paymentMethods.update', subjectType: 'Workspace', subjectId: ws.id, detail: { providers: wanted, before } });
+    // About invoices as a whole (no subject id): only the firm's people, who read every invoice, see it.
+    await deps.audit.record(trx, { ...actor, workspaceId: ws.id, action: 'invoices.paymentMethods.update', subjectType: 'Invoice', subjectId: null, detail: { providers: wanted, before } });
     deps.events.publish(trx, 'invoices.paymentMethods.updated', { workspaceId: ws.id, providers: wanted });
     return wanted;
   });
