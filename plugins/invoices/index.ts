@@ -18,7 +18,7 @@ import { toPayWidget } from './widget.ts';
 import { overdueWidget } from './staff-widget.ts';
 import { seedInvoicesDemo } from './demo.ts';
 import { invoicesPayable, type OnlineDeps } from './online.ts';
-import { onlineRoutes, payOptions } from './online-routes.ts';
+import { onlineRoutes, payOptions, refundOptions } from './online-routes.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -95,6 +95,7 @@ export default definePlugin<InvoicesSettings>({
     'invoices.invoice.checkout': '{actor} went to pay invoice {subject} online with {detail.providerLabel}',
     'invoices.invoice.checkoutEnded': 'A payment page for invoice {subject} closed unused',
     'invoices.invoice.payOnline': '{actor} paid invoice {subject} online with {detail.providerLabel} (receipt {detail.receipt})',
+    'invoices.invoice.refundOnline': '{actor} refunded a payment on invoice {subject} through {detail.providerLabel} (receipt {detail.receipt})',
     'invoices.invoice.paymentRefused': 'A payment for invoice {subject} through {detail.providerLabel} was not recorded: {detail.why}',
     'invoices.paymentMethods.update': '{actor} changed how invoices can be paid online',
   },
@@ -114,7 +115,7 @@ export default definePlugin<InvoicesSettings>({
 
   routes({ workspace }, ctx) {
     const online = onlineDepsOf(ctx);
-    workspaceRoutes(workspace, depsOf(ctx), (req, inv) => payOptions(online(), req, inv));
+    workspaceRoutes(workspace, depsOf(ctx), (req, inv) => payOptions(online(), req, inv), (req, inv, paymentId) => refundOptions(online(), req, inv, paymentId));
     onlineRoutes(workspace, online());
   },
 });

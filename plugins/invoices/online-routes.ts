@@ -6,6 +6,7 @@
 //                                                would stop a form from landing on the provider)
 //   GET  /i/:invoiceId/checkout/:checkoutId/done       where the provider sends the person back
 //   GET  /i/:invoiceId/checkout/:checkoutId/cancelled  ... or when they gave up
+//   POST /i/:invoiceId/receipts/:paymentId/refund  staff give an online payment back through its provider
 //   GET/POST /payment-methods                    the firm's choice of providers for this workspace
 // Every route finds the invoice through the workspace scope and the ability's row filter, so
 // another workspace's invoice (or a draft, for a client) is 404.
@@ -14,7 +15,7 @@ import type { Router } from 'express';
 import { z } from 'zod';
 import { accessibleBy, AtriumError, authorize, formBody, notFound } from '../../core/index.ts';
 import { formatMoney } from './money.ts';
-import { allowedProviders, CheckoutFailed, findCheckout, owed, setAllowedProviders, startCheckout, type CheckoutRow, type OnlineDeps } from './online.ts';
+import { allowedProviders, CheckoutFailed, findCheckout, onlinePayment, owed, RefundFailed, refundOnline, setAllowedProviders, startCheckout, type CheckoutRow, type OnlineDeps } from './online.ts';
 import { INVOICE_COLS, normInvoice, paymentsOf, Refusal, type InvoiceRow } from './service.ts';
 
 const base = (req: Request) => `/w/${req.ctx.workspace!.slug}/invoices`;
@@ -110,6 +111,31 @@ export function onlineRoutes(workspace: Router, deps: OnlineDeps): void {
   workspace.get('/i/:invoiceId/checkout/:checkoutId/done', authorize('read', 'Invoice'), (req) => checkoutPage(req, 'done'));
   workspace.get('/i/:invoiceId/checkout/:checkoutId/cancelled', authorize('read', 'Invoice'), (req) => checkoutPage(req, 'cancelled'));
 
+  // ---- refund an online payment through its provider (staff who record payments)
+
+  workspace.post('/i/:invoiceId/receipts/:paymentId/refund', authorize('record', 'Invoice'), async (req: Request, res: Response) => {
+    const inv = await find(req);
+    const payment = await onlinePayment(db, inv.workspace_id, inv.id, String(req.params.paymentId ?? ''));
+    if (!payment) throw notFound();
+    if (Object.keys(formBody(req.body)).length) throw new AtriumError('ATR_VALIDATION', 'refund form', { status: 400 });
+    const receiptHref = `${base(req)}/i/${inv.id}/receipts/${payment.id}`;
+    try {
+      const r = await refundOnline(deps, wsOf(req), req.ctx.actor(), inv, payment);
+      await req.ctx.flash('success', `Refunded through ${deps.payments.provider(payment.provider)?.label ?? 'the provider'}: receipt ${r.receipt}.`);
+      res.redirect(303, `${base(req)}/i/${inv.id}/receipts/${r.paymentId}`);
+    } catch (err) {
+      if (err instanceof RefundFailed) {
+        await req.ctx.flash('error', 'The provider did not make the refund, and nothing was recorded. Try again later, or refund at the provider and record it by hand.');
+        return res.redirect(303, receiptHref);
+      }
+      if (err instanceof Refusal) {
+        await req.ctx.flash('error', err.message);
+        return res.redirect(303, receiptHref);
+      }
+      throw err;
+    }
+  });
+
   // ---- the firm's choice of providers for this workspace
 
   async function methodsPage(req: Request, status = 200) {
@@ -145,4 +171,13 @@ export async function payOptions(deps: OnlineDeps, req: Request, inv: InvoiceRow
   if (owed(inv) <= 0 || req.ctx.ability.can('issue', 'Invoice')) return { payOnline: null };
   const providers = await allowedProviders(deps, deps.db, inv.workspace_id);
   return { payOnline: providers.length ? { action: `/w/${req.ctx.workspace!.slug}/invoices/i/${inv.id}/pay`, amount: formatMoney(owed(inv), inv.currency), providers } : null };
+}
+
+/** The "Refund through …" dialog on an online payment's receipt, for staff who record payments. */
+export async function refundOptions(deps: OnlineDeps, req: Request, inv: InvoiceRow, paymentId: string): Promise<Record<string, unknown>> {
+  if (!req.ctx.ability.can('record', 'Invoice')) return { refundOnline: null };
+  const p = await onlinePayment(deps.db, inv.workspace_id, inv.id, paymentId);
+  const provider = p ? deps.payments.provider(p.provider) : undefined;
+  if (!p || !provider?.refund || p.refundable <= 0) return { refundOnline: null };
+  return { refundOnline: { action: `/w/${req.ctx.workspace!.slug}/invoices/i/${inv.id}/receipts/${p.id}/refund`, amount: formatMoney(p.refundable, inv.currency), label: provider.label } };
 }

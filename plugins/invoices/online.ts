@@ -243,6 +243,61 @@ export function invoicesPayable(deps: () => OnlineDeps, logger: Logger) {
   };
 }
 
+export interface OnlinePayment {
+  id: string;
+  amount: number;
+  provider: string;
+  providerRef: string;
+  /** What is left to give back through the provider (the amount less earlier refunds of it). */
+  refundable: number;
+}
+
+/** A payment confirmed online (not itself a refund), with what can still be refunded through its provider. */
+export async function onlinePayment(db: Db | Trx, workspaceId: string, invoiceId: string, paymentId: string): Promise<OnlinePayment | undefined> {
+  if (!UUID.test(paymentId)) return undefined;
+  const p = await db('invoices_payments').where({ workspace_id: workspaceId, invoice_id: invoiceId, id: paymentId }).whereNotNull('provider').whereNull('refund_of').where('amount', '>', 0).first('id', 'amount', 'provider', 'provider_ref');
+  if (!p) return undefined;
+  const back = (await db('invoices_payments').where({ workspace_id: workspaceId, refund_of: paymentId }).sum({ s: 'amount' }).first()) as { s: number | string | null };
+  return { id: String(p.id), amount: Number(p.amount), provider: String(p.provider), providerRef: String(p.provider_ref), refundable: Number(p.amount) + Number(back?.s ?? 0) };
+}
+
+/** Thrown when the provider refused or failed a refund: nothing was recorded. */
+export class RefundFailed extends Error {}
+
+/**
+ * Give an online payment back through its provider, in full or what is left of it: the provider
+ * first (outside any transaction; the attempt id is its idempotency key), then the refund is
+ * recorded as a negative payment with its receipt, like a refund staff record by hand.
+ */
+export async function refundOnline(deps: OnlineDeps, ws: Ws, actor: Actor, inv: InvoiceRow, payment: OnlinePayment): Promise<{ paymentId: string; receipt: string }> {
+  const provider = deps.payments.provider(payment.provider);
+  if (!provider?.refund) throw new Refusal('This payment cannot be refunded through its provider here: refund it at the provider and record the refund by hand.');
+  if (payment.refundable <= 0) throw new Refusal('This payment has already been refunded in full.');
+  if (payment.refundable > inv.paid_total) throw new Refusal('Less than this payment is recorded as paid on the invoice: refund by hand.');
+  let refunded: { providerRef: string };
+  try {
+    refunded = await provider.refund({ providerRef: payment.providerRef, amountMinor: payment.refundable, currency: inv.currency, attemptId: newId() });
+  } catch (err) {
+    deps.logger.warn({ provider: payment.provider, invoiceId: inv.id, err: { message: (err as Error).message, code: (err as { code?: string }).code, type: (err as { type?: string }).type } }, 'refund failed at the provider');
+    throw new RefundFailed('refund failed');
+  }
+  try {
+    return await transaction(deps.db, (trx) =>
+      recordPaymentIn(deps, trx, ws, actor, inv.id, { amount: -payment.refundable, method: 'online', reference: provider.label, receivedAt: deps.clock.now() }, {
+        provider: payment.provider,
+        providerRef: refunded.providerRef,
+        refundOf: payment.id,
+        action: 'invoices.invoice.refundOnline',
+        detail: { provider: payment.provider, providerLabel: provider.label, refundOf: payment.id },
+      }),
+    );
+  } catch (err) {
+    // The money went back but the invoice does not say so: loud, for the firm to record by hand.
+    deps.logger.error({ provider: payment.provider, invoiceId: inv.id, paymentId: payment.id, amount: payment.refundable, err }, 'refunded at the provider but not recorded: record the refund by hand');
+    throw err;
+  }
+}
+
 /** "EUR 1,416.00 with Card (Stripe)": for pages. */
 export function describeCheckout(row: CheckoutRow, label: string): string {
   return `${formatMoney(row.amount, row.currency)} with ${label}`;

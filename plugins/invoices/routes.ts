@@ -44,8 +44,10 @@ const idParam = z.string().regex(/^[0-9a-f-]{36}$/);
 
 /** More for an invoice's page from elsewhere in the plugin (online.ts: the Pay buttons). */
 export type PageExtras = (req: Request, inv: InvoiceRow) => Promise<Record<string, unknown>>;
+/** More for a receipt's page (online.ts: "Refund through …" for an online payment). */
+export type ReceiptExtras = (req: Request, inv: InvoiceRow, paymentId: string) => Promise<Record<string, unknown>>;
 
-export function workspaceRoutes(workspace: Router, deps: InvoicesDeps, pageExtras?: PageExtras): void {
+export function workspaceRoutes(workspace: Router, deps: InvoicesDeps, pageExtras?: PageExtras, receiptExtras?: ReceiptExtras): void {
   const { db, settings } = deps;
   const visible = (req: Request) => req.ctx.scope!.table('invoices_invoices').modify(accessibleBy(req.ctx.ability, 'read', 'Invoice'));
 
@@ -350,6 +352,7 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps, pageExtra
         recordedAt: p.recorded_at,
         outstanding: formatMoney(inv.total - inv.paid_total, inv.currency),
         client: req.ctx.workspace!.name,
+        ...(receiptExtras ? await receiptExtras(req, inv, p.id) : {}),
       },
       { title: `Receipt ${p.receipt_number}` },
     );

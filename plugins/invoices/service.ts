@@ -383,6 +383,8 @@ export interface OnlineSource {
   /** The audit action (`invoices.invoice.payOnline`) and extra detail. */
   action: string;
   detail: Record<string, unknown>;
+  /** A refund through the provider: the online payment it gives back. */
+  refundOf?: string;
 }
 
 /**
@@ -407,7 +409,7 @@ export async function recordPaymentIn(deps: InvoicesDeps, trx: Trx, ws: Ws, acto
   const key = seriesKey(deps.settings.receiptPrefix, now);
   const receipt = formatNumber(key, await takeNumber(trx, key), deps.settings.numberPadding);
   const paymentId = newId();
-  await trx('invoices_payments').insert({ id: paymentId, workspace_id: ws.id, invoice_id: id, receipt_number: receipt, amount: input.amount, method: input.method, reference: input.reference, received_at: input.receivedAt, recorded_by: actor.actorId ?? null, recorded_at: now, ...(online ? { provider: online.provider, provider_ref: online.providerRef } : {}) });
+  await trx('invoices_payments').insert({ id: paymentId, workspace_id: ws.id, invoice_id: id, receipt_number: receipt, amount: input.amount, method: input.method, reference: input.reference, received_at: input.receivedAt, recorded_by: actor.actorId ?? null, recorded_at: now, ...(online ? { provider: online.provider, provider_ref: online.providerRef, refund_of: online.refundOf ?? null } : {}) });
   const action = online?.action ?? (input.amount < 0 ? 'invoices.invoice.refund' : 'invoices.invoice.pay');
   await deps.audit.record(trx, { ...actor, workspaceId: ws.id, action, subjectType: 'Invoice', subjectId: id, detail: { paymentId, receipt, amount: input.amount, currency: inv.currency, method: input.method, status, ...(online?.detail ?? {}) } });
   deps.events.publish(trx, 'invoices.payment.recorded', { workspaceId: ws.id, invoiceId: id, paymentId, status });

@@ -1,8 +1,9 @@
 // Stripe as a payment provider (core/payments.ts): a Checkout Session for exactly the amount the
 // payable side computed, in its currency, with the payable's reference and workspace in the
 // session's metadata (they come back in the signed webhook). The attempt id is the idempotency
-// key, so a retried request never opens two sessions.
-import type { CheckoutRequest, CheckoutStarted, PaymentProvider } from '../../core/index.ts';
+// key, so a retried request never opens two sessions. A refund goes back on the session's
+// PaymentIntent, with its own idempotency key.
+import type { CheckoutRequest, CheckoutStarted, PaymentProvider, RefundRequest } from '../../core/index.ts';
 import type Stripe from 'stripe';
 
 /** Stripe's three-decimal currencies: it takes them in thousandths, but only in tens. */
@@ -33,6 +34,17 @@ export function stripeProvider(label: string, client: () => Promise<Stripe>): Pa
       );
       if (!session.url) throw new Error('Stripe returned a session without a url');
       return { url: session.url, providerRef: session.id };
+    },
+    /** Give back (part of) what a Checkout Session took: a Refund on its PaymentIntent. */
+    async refund(req: RefundRequest): Promise<{ providerRef: string }> {
+      const stripe = await client();
+      const session = await stripe.checkout.sessions.retrieve(req.providerRef);
+      const intent = typeof session.payment_intent === 'string' ? session.payment_intent : session.payment_intent?.id;
+      if (!intent) throw new Error('the Checkout Session has no payment to refund');
+      if (String(session.currency ?? '').toUpperCase() !== req.currency) throw new Error('the refund currency differs from the payment’s');
+      const refund = await stripe.refunds.create({ payment_intent: intent, amount: req.amountMinor, metadata: { attempt_id: req.attemptId } }, { idempotencyKey: `atrium-refund-${req.attemptId}` });
+      if (refund.status === 'failed' || refund.status === 'canceled') throw new Error(`Stripe refund ${refund.status}`);
+      return { providerRef: refund.id };
     },
   };
 }

@@ -1,7 +1,8 @@
 // Online payment (core/payments.ts): which providers each workspace may pay through, every
 // checkout a client started (what was asked, at which provider, and how it ended), and on each
 // payment the provider and its reference, UNIQUE together so a provider's confirmation replayed
-// or delivered twice can never record a second payment.
+// or delivered twice can never record a second payment; a refund made through the provider
+// names the payment it returns.
 import type { Knex } from 'knex';
 import { workspaceOwned, workspaceChild } from '../../../core/index.ts';
 
@@ -34,13 +35,17 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('invoices_payments', (t) => {
     t.string('provider', 40).nullable(); // null for payments staff record by hand
     t.string('provider_ref', 255).nullable();
+    t.string('refund_of', 36).nullable(); // a refund made through the provider: the payment it returns
     t.unique(['provider', 'provider_ref']);
+    t.index(['workspace_id', 'refund_of']);
   });
 }
 
 export async function down(knex: Knex): Promise<void> {
   await knex.schema.alterTable('invoices_payments', (t) => {
+    t.dropIndex(['workspace_id', 'refund_of']);
     t.dropUnique(['provider', 'provider_ref']);
+    t.dropColumn('refund_of');
     t.dropColumn('provider_ref');
     t.dropColumn('provider');
   });

@@ -3,7 +3,8 @@
 // amount is the server's (a tampered field is refused, nothing started); a role without
 // `read Invoice` can neither start nor see a checkout; the fake checkout page's Pay button sends
 // the signed webhook and returns the person to a page that shows the receipt, exactly as a
-// manual payment gets one; Cancel leads to a plain page saying nothing was charged.
+// manual payment gets one; staff refund it through Stripe (once); Cancel leads to a plain page
+// saying nothing was charged.
 import 'reflect-metadata';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -123,6 +124,47 @@ test('paying on the (fake) Stripe page records the payment with a receipt, and t
   assert.is(w.fake.calls.length, calls);
   const activity = decode((await w.as.admin.get(`/w/${w.ws.slug}/audit`)).text);
   assert.ok(activity.includes('paid invoice'), 'a sentence on the activity page');
+});
+
+test('staff refund an online payment through Stripe: a negative payment with its receipt, once', async () => {
+  const id = await issued(w, [['Consulting', '1', '250.00', '0']]);
+  const { session } = await startPay(w, id);
+  assert.is((await fetch(session!.url, { method: 'POST', body: '', redirect: 'manual' })).status, 303);
+  const payment = await w.app.kernel.db('invoices_payments').where({ invoice_id: id }).first();
+  const receiptPath = `${base()}/i/${id}/receipts/${payment.id}`;
+  assert.not.ok((await w.as.admin.get(receiptPath)).text.includes('Refund through'), 'clients see no refund button');
+  assert.is((await w.as.admin.postForm(`${receiptPath}/refund`, {})).status, 404);
+  const staffPage = await w.as.staff.get(receiptPath);
+  assert.ok(staffPage.text.includes('Refund through Card (Stripe)'));
+  assert.is((await w.as.staff.postForm(`${receiptPath}/refund`, { amount: '1' })).status, 400, 'the amount is not the form’s to say');
+  assert.is(w.fake.refunds.length, 0);
+  const done = await w.as.staff.postForm(`${receiptPath}/refund`, {});
+  assert.is(done.status, 303);
+  assert.is(w.fake.refunds.length, 1);
+  assert.is(w.fake.refunds[0]!.amount, 25000);
+  assert.is(w.fake.refunds[0]!.payment_intent, w.fake.sessions.get(session!.id)!.payment_intent);
+  const refund = await w.app.kernel.db('invoices_payments').where({ invoice_id: id }).where('amount', '<', 0).first();
+  assert.is(Number(refund.amount), -25000);
+  assert.is(refund.refund_of, payment.id);
+  assert.is(refund.provider_ref, w.fake.refunds[0]!.id);
+  assert.match(done.location!, new RegExp(`/receipts/${refund.id}$`));
+  const refundReceipt = await w.as.admin.get(done.location!);
+  assert.ok(refundReceipt.text.includes('Refund'));
+  assert.ok(refundReceipt.text.includes('EUR -250.00'), 'the refunded amount');
+  const inv = await w.app.kernel.db('invoices_invoices').where({ id }).first();
+  assert.is(Number(inv.paid_total), 0);
+  assert.is(inv.status, 'viewed');
+  assert.is(await count(w, 'audit_events', { action: 'invoices.invoice.refundOnline', subject_id: id }), 1);
+  // Refunded in full: no button, and a second press refunds nothing.
+  assert.not.ok((await w.as.staff.get(receiptPath)).text.includes('Refund through'));
+  assert.is((await w.as.staff.postForm(`${receiptPath}/refund`, {})).status, 303);
+  assert.is(w.fake.refunds.length, 1);
+  assert.is(await count(w, 'invoices_payments', { invoice_id: id }), 2);
+  // A payment staff recorded by hand is not refunded through a provider.
+  await w.as.staff.get(`${base()}/i/${id}`);
+  const manual = await w.as.staff.postForm(`${base()}/i/${id}/payments`, { amount: '10.00', method: 'cash', reference: '', received: '2026-12-07' });
+  assert.is(manual.status, 303);
+  assert.is((await w.as.staff.postForm(`${manual.location}/refund`, {})).status, 404);
 });
 
 test('Cancel on the Stripe page leads to a plain page: nothing charged, still to pay', async () => {

@@ -1,7 +1,7 @@
 // A small fake of the Stripe API on 127.0.0.1, for tests with no network: the real `stripe`
 // client is pointed at it (the plugin's `apiBase` setting: host, port, protocol). It implements
 // what payments-stripe calls, POST /v1/checkout/sessions (with the client's Bearer key and
-// Idempotency-Key), and serves a checkout page per session: a real HTML page whose Pay button
+// Idempotency-Key), GET /v1/checkout/sessions/:id and POST /v1/refunds, and serves a checkout page per session: a real HTML page whose Pay button
 // POSTs back here, which marks the session paid, sends Atrium a `checkout.session.completed`
 // webhook signed with the library's own `generateTestHeaderString`, and redirects the browser to
 // the session's success_url (Cancel goes to its cancel_url). Tests also build, sign and deliver
@@ -26,6 +26,15 @@ export interface FakeSession {
   metadata: Record<string, string>;
   url: string;
   description: string;
+  payment_intent: string | null;
+}
+
+export interface FakeRefund {
+  id: string;
+  object: 'refund';
+  amount: number;
+  payment_intent: string;
+  status: 'succeeded';
 }
 
 /** Nested form keys as Stripe's client sends them (`line_items[0][price_data][currency]`). */
@@ -52,6 +61,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 
 export class FakeStripe {
   readonly sessions = new Map<string, FakeSession>();
+  readonly refunds: FakeRefund[] = [];
   /** Every API call: method, path, whether the key was right, the parsed form. */
   readonly calls: Array<{ method: string; path: string; authorised: boolean; form: Record<string, unknown>; idempotencyKey: string | null }> = [];
   /** Where Atrium takes webhooks (set once the app is up). */
@@ -119,10 +129,28 @@ export class FakeStripe {
           metadata: (form.metadata as Record<string, string>) ?? {},
           url: `${this.url}/pay/${id}`,
           description: String(((price.product_data as Record<string, unknown>) ?? {}).name ?? ''),
+          payment_intent: null,
         };
         this.sessions.set(id, session);
         if (idempotencyKey) this.byIdempotencyKey.set(idempotencyKey, id);
         return this.json(res, 200, session);
+      }
+      const one = /^\/v1\/checkout\/sessions\/(cs_test_[0-9a-f]+)$/.exec(url.pathname);
+      if (req.method === 'GET' && one) {
+        const s = this.sessions.get(one[1]!);
+        return s ? this.json(res, 200, s) : this.json(res, 404, { error: { type: 'invalid_request_error', message: 'No such checkout.session' } });
+      }
+      if (req.method === 'POST' && url.pathname === '/v1/refunds') {
+        const again = idempotencyKey ? this.byIdempotencyKey.get(idempotencyKey) : undefined;
+        if (again) return this.json(res, 200, this.refunds.find((r) => r.id === again));
+        const paid = [...this.sessions.values()].find((s) => s.payment_intent && s.payment_intent === form.payment_intent);
+        const already = this.refunds.filter((r) => r.payment_intent === form.payment_intent).reduce((n, r) => n + r.amount, 0);
+        const amount = Number(form.amount ?? (paid ? paid.amount_total - already : 0));
+        if (!paid || amount <= 0 || amount + already > paid.amount_total) return this.json(res, 400, { error: { type: 'invalid_request_error', code: 'charge_already_refunded', message: 'Refund amount is greater than what can be refunded.' } });
+        const refund: FakeRefund = { id: `re_test_${randomBytes(12).toString('hex')}`, object: 'refund', amount, payment_intent: paid.payment_intent!, status: 'succeeded' };
+        this.refunds.push(refund);
+        if (idempotencyKey) this.byIdempotencyKey.set(idempotencyKey, refund.id);
+        return this.json(res, 200, refund);
       }
       return this.json(res, 404, { error: { type: 'invalid_request_error', message: `Unrecognized request URL (${req.method}: ${url.pathname}).` } });
     }
@@ -147,6 +175,7 @@ ${session.status === 'open' ? `<form method="post" action="/pay/${session.id}"><
       if (session.status === 'open') {
         session.status = 'complete';
         session.payment_status = 'paid';
+        session.payment_intent = `pi_test_${randomBytes(12).toString('hex')}`;
         await this.deliver(this.event('checkout.session.completed', session));
       }
       res.writeHead(303, { location: session.success_url });
