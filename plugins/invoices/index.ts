@@ -9,6 +9,9 @@
 //   pdf.ts      the issued PDF              views.ts   view models     waiting.ts  "invoices to pay"
 //   widget.ts   the home card               staff-widget.ts  the staff overview's overdue card
 //   demo.ts     demo data
+//   credit-notes.ts, credit-forms.ts, credit-routes.ts  credit notes (their own series and PDF)
+//   recurring.ts, schedule.ts, recurring-forms.ts, recurring-routes.ts  recurring invoices
+//   reminders.ts  payment reminders   jobs.ts  the recurring and reminder jobs
 import { definePlugin, Tokens, type RoutesContext } from '../../core/index.ts';
 import { workspaceRoutes } from './routes.ts';
 import type { InvoicesDeps } from './service.ts';
@@ -19,6 +22,9 @@ import { overdueWidget } from './staff-widget.ts';
 import { seedInvoicesDemo } from './demo.ts';
 import { invoicesPayable, type OnlineDeps } from './online.ts';
 import { onlineRoutes, payOptions, refundOptions } from './online-routes.ts';
+import { creditNoteRoutes } from './credit-routes.ts';
+import { recurringRoutes } from './recurring-routes.ts';
+import { startBillingJobs, stopBillingJobs } from './jobs.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -31,6 +37,13 @@ declare module '../../core/events.ts' {
     'invoices.checkout.started': { workspaceId: string; invoiceId: string; checkoutId: string };
     'invoices.checkout.ended': { workspaceId: string; invoiceId: string; checkoutId: string };
     'invoices.paymentMethods.updated': { workspaceId: string; providers: string[] };
+    'invoices.creditNote.issued': { workspaceId: string; invoiceId: string; creditNoteId: string; status: string };
+    'invoices.invoice.reminded': { workspaceId: string; invoiceId: string; step: string };
+    'invoices.template.created': { workspaceId: string; templateId: string };
+    'invoices.template.updated': { workspaceId: string; templateId: string };
+    'invoices.template.paused': { workspaceId: string; templateId: string };
+    'invoices.template.resumed': { workspaceId: string; templateId: string };
+    'invoices.template.ran': { workspaceId: string; templateId: string; invoiceId: string };
   }
 }
 
@@ -66,7 +79,9 @@ export default definePlugin<InvoicesSettings>({
   description: 'Invoices for each client: drafts, numbered issue with a PDF, payments and receipts, what is owed and overdue.',
   migrations: new URL('./migrations', import.meta.url),
   views: new URL('./views', import.meta.url),
-  events: ['invoices.invoice.created', 'invoices.invoice.updated', 'invoices.invoice.issued', 'invoices.invoice.viewed', 'invoices.invoice.voided', 'invoices.payment.recorded', 'invoices.checkout.started', 'invoices.checkout.ended', 'invoices.paymentMethods.updated'],
+  events: ['invoices.invoice.created', 'invoices.invoice.updated', 'invoices.invoice.issued', 'invoices.invoice.viewed', 'invoices.invoice.voided', 'invoices.payment.recorded',
+    'invoices.creditNote.issued', 'invoices.invoice.reminded', 'invoices.template.created', 'invoices.template.updated', 'invoices.template.paused', 'invoices.template.resumed', 'invoices.template.ran',
+    'invoices.checkout.started', 'invoices.checkout.ended', 'invoices.paymentMethods.updated'],
   settings: settingsSchema,
   permissions: {
     // read: the list, an invoice, its PDF and receipts; create/update: drafts; issue: number and
@@ -75,6 +90,8 @@ export default definePlugin<InvoicesSettings>({
     tables: { Invoice: 'invoices_invoices' },
     audit: {
       Invoice: { read: ['read', 'Invoice'], table: 'invoices_invoices', path: '/invoices/i/:id', label: 'label', noun: 'invoice' },
+      // Recurring templates are the firm's: only those who may issue invoices read their events.
+      InvoiceTemplate: { read: ['issue', 'Invoice'], table: 'invoices_templates', path: '/invoices/recurring/:id', label: 'name', noun: 'recurring invoice' },
     },
     grants: {
       staff: [{ action: ['read', 'create', 'update', 'issue', 'void', 'record'], subject: 'Invoice' }],
@@ -98,6 +115,13 @@ export default definePlugin<InvoicesSettings>({
     'invoices.invoice.refundOnline': '{actor} refunded a payment on invoice {subject} through {detail.providerLabel} (receipt {detail.receipt})',
     'invoices.invoice.paymentRefused': 'A payment for invoice {subject} through {detail.providerLabel} was not recorded: {detail.why}',
     'invoices.paymentMethods.update': '{actor} changed how invoices can be paid online',
+    'invoices.invoice.credit': '{actor} issued credit note {detail.number} on invoice {subject}',
+    'invoices.invoice.remind': '{actor} sent a payment reminder for invoice {subject}',
+    'invoices.template.create': '{actor} set up the recurring invoice {subject}',
+    'invoices.template.update': '{actor} changed the recurring invoice {subject}',
+    'invoices.template.pause': '{actor} paused the recurring invoice {subject}',
+    'invoices.template.resume': '{actor} resumed the recurring invoice {subject}',
+    'invoices.template.run': '{actor} made the {detail.period} invoice of the recurring invoice {subject}',
   },
   nav: [{ area: 'workspace', label: 'Invoices', path: '/invoices', can: ['read', 'Invoice'], order: 50 }],
   widgets: [toPayWidget, overdueWidget],
@@ -117,5 +141,16 @@ export default definePlugin<InvoicesSettings>({
     const online = onlineDepsOf(ctx);
     workspaceRoutes(workspace, depsOf(ctx), (req, inv) => payOptions(online(), req, inv), (req, inv, paymentId) => refundOptions(online(), req, inv, paymentId));
     onlineRoutes(workspace, online());
+    creditNoteRoutes(workspace, depsOf(ctx));
+    recurringRoutes(workspace, depsOf(ctx));
+  },
+
+  bootstrap(ctx) {
+    // Recurring invoices and payment reminders, every jobIntervalSeconds (jobs.ts).
+    startBillingJobs(ctx, depsOf(ctx));
+  },
+
+  async destroy(ctx) {
+    await stopBillingJobs(ctx);
   },
 });

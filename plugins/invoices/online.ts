@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { newId, PaymentRegistry, transaction, type CheckoutEnded, type ConfirmOutcome, type Db, type PaymentConfirmation, type RefusalReason, type Trx } from '../../core/index.ts';
 import { formatMoney } from './money.ts';
-import { findInvoiceRow, OPEN, Refusal, recordPaymentIn, type Actor, type InvoiceRow, type InvoicesDeps, type Ws } from './service.ts';
+import { findInvoiceRow, OPEN, owedOf, Refusal, recordPaymentIn, type Actor, type InvoiceRow, type InvoicesDeps, type Ws } from './service.ts';
 
 /** The payable kind invoices registers: `payableRef` is `invoices.invoice:<invoice id>`. */
 export const PAYABLE_KIND = 'invoices.invoice';
@@ -81,9 +81,9 @@ export async function setAllowedProviders(deps: OnlineDeps, ws: Ws, actor: Actor
   });
 }
 
-/** What is still owed on an invoice, or 0 when it cannot be paid (draft, paid, void). */
+/** What is still owed on an invoice (after payments and credit notes), or 0 when it cannot be paid (draft, paid, void). */
 export function owed(inv: InvoiceRow): number {
-  return OPEN.includes(inv.status) ? Math.max(0, inv.total - inv.paid_total) : 0;
+  return OPEN.includes(inv.status) ? Math.max(0, owedOf(inv)) : 0;
 }
 
 /** Thrown when the provider could not start a checkout: the person is told, nothing is saved. */
@@ -192,7 +192,7 @@ export function invoicesPayable(deps: () => OnlineDeps, logger: Logger) {
       if (c.currency !== inv.currency || c.currency !== checkout.currency) return refuse(c, 'currency_mismatch', inv, expected);
       if (c.amountMinor !== checkout.amount || !Number.isSafeInteger(c.amountMinor) || c.amountMinor <= 0) return refuse(c, 'amount_mismatch', inv, expected);
       if (!OPEN.includes(inv.status)) return refuse(c, 'not_payable', inv, expected);
-      if (c.amountMinor > inv.total - inv.paid_total) return refuse(c, 'overpayment', inv, expected);
+      if (c.amountMinor > owedOf(inv)) return refuse(c, 'overpayment', inv, expected);
       const provider = d.payments.provider(c.provider)!;
       const ws = { id: inv.workspace_id, slug: '', name: '' };
       // The person who started the checkout paid: the audit names them, from the provider's address.

@@ -22,6 +22,10 @@ export interface InvoicePdf {
   paymentDetails: string;
   notes: string;
   terms: string;
+  /** A credit note (credit-notes.ts) prints its own title, its second date and no "How to pay". */
+  title?: string;
+  secondDate?: { label: string; value: string };
+  howToPay?: boolean;
 }
 
 const A4 = { width: 595.28, height: 841.89 };
@@ -74,7 +78,8 @@ export async function renderInvoicePdf(inv: InvoicePdf): Promise<Uint8Array> {
   const { PDFDocument, StandardFonts, rgb } = await pdfLib();
   const doc = await PDFDocument.create({ updateMetadata: false });
   const when = new Date(inv.issuedAt);
-  doc.setTitle(`Invoice ${inv.number}`);
+  const title = inv.title ?? `Invoice ${inv.number}`;
+  doc.setTitle(title);
   doc.setAuthor(inv.firm.name);
   doc.setCreator(inv.firm.name);
   doc.setProducer(inv.firm.name);
@@ -111,15 +116,15 @@ export async function renderInvoicePdf(inv: InvoicePdf): Promise<Uint8Array> {
   }
 
   y = A4.height - 130;
-  text(`Invoice ${inv.number}`, MARGIN, 20, bold, brand);
+  text(title, MARGIN, 20, bold, brand);
   y -= 28;
   text('Billed to', MARGIN, 9, font, grey);
   text('Issue date', 330, 9, font, grey);
-  text('Due date', 450, 9, font, grey);
+  text(inv.secondDate?.label ?? 'Due date', 450, 9, font, grey);
   y -= 14;
   text(inv.client, MARGIN, 11, bold);
   text(inv.issueDay, 330, 11);
-  text(inv.dueDay, 450, 11, bold);
+  text(inv.secondDate?.value ?? inv.dueDay, 450, 11, bold);
   y -= 34;
 
   // The lines.
@@ -174,7 +179,7 @@ export async function renderInvoicePdf(inv: InvoicePdf): Promise<Uint8Array> {
       y -= 13;
     }
   };
-  block('How to pay', `${inv.paymentDetails.trim() ? `${inv.paymentDetails.trim()}\n` : ''}Payment reference: ${inv.number}`);
+  if (inv.howToPay !== false) block('How to pay', `${inv.paymentDetails.trim() ? `${inv.paymentDetails.trim()}\n` : ''}Payment reference: ${inv.number}`);
   block('Notes', inv.notes);
   block('Terms', inv.terms);
   return doc.save({ useObjectStreams: false });

@@ -18,6 +18,8 @@ import {
   linesOf,
   markViewed,
   normInvoice,
+  owedOf,
+  owedSql,
   paymentsOf,
   pdfBind,
   recordPayment,
@@ -28,6 +30,8 @@ import {
   type Status,
 } from './service.ts';
 import { detail, editorModel, METHOD_LABELS, summary } from './views.ts';
+import { CREDITABLE } from './credit-notes.ts';
+import { creditNotesModel } from './credit-routes.ts';
 
 const FILTERS = ['all', 'draft', 'open', 'overdue', 'paid', 'void'] as const;
 const FILTER_LABELS: Record<(typeof FILTERS)[number], string> = { all: 'All', draft: 'Drafts', open: 'To be paid', overdue: 'Overdue', paid: 'Paid', void: 'Void' };
@@ -81,8 +85,8 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps, pageExtra
       .whereIn('status', OPEN as Status[])
       .groupBy('currency')
       .select('currency')
-      .sum({ outstanding: db.raw('total - paid_total') })
-      .sum({ overdue: db.raw('case when due_at < ? then total - paid_total else 0 end', [now]) })) as Array<{ currency: string; outstanding: number | string; overdue: number | string }>;
+      .sum({ outstanding: db.raw(owedSql()) })
+      .sum({ overdue: db.raw(`case when due_at < ? then ${owedSql()} else 0 end`, [now]) })) as Array<{ currency: string; outstanding: number | string; overdue: number | string }>;
     const link = (status: string, p = 1) => `${base(req)}/?${new URLSearchParams({ status, page: String(p) })}`;
     await req.ctx.render(
       'invoices/list',
@@ -262,8 +266,12 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps, pageExtra
         payAction: `${base(req)}/i/${inv.id}/payments`,
         canEdit: firm && inv.status === 'draft' && req.ctx.ability.can('update', 'Invoice'),
         canIssue: inv.status === 'draft' && req.ctx.ability.can('issue', 'Invoice'),
-        canVoid: OPEN.includes(inv.status) && inv.paid_total === 0 && req.ctx.ability.can('void', 'Invoice'),
+        canVoid: OPEN.includes(inv.status) && inv.paid_total === 0 && inv.credited_total === 0 && req.ctx.ability.can('void', 'Invoice'),
         canRecord: (OPEN.includes(inv.status) || inv.status === 'paid') && req.ctx.ability.can('record', 'Invoice'),
+        // Credit notes (credit-routes.ts): listed for every reader, issued by staff.
+        creditNotes: await creditNotesModel(db, inv, `${base(req)}/i/${inv.id}`),
+        canCredit: CREDITABLE.includes(inv.status) && inv.credited_total < inv.total && req.ctx.ability.can('issue', 'Invoice'),
+        creditHref: `${base(req)}/i/${inv.id}/credit-notes/new`,
         methods: Object.entries(METHOD_LABELS).filter(([value]) => value !== 'online').map(([value, label]) => ({ value, label, selected: value === ((extra.values as Record<string, unknown> | undefined)?.method ?? 'bank_transfer') })),
         values: { received: today, ...((extra.values as object) ?? {}) },
         errors: {},
@@ -350,7 +358,7 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps, pageExtra
         reference: p.reference,
         receivedAt: p.received_at,
         recordedAt: p.recorded_at,
-        outstanding: formatMoney(inv.total - inv.paid_total, inv.currency),
+        outstanding: formatMoney(Math.max(0, owedOf(inv)), inv.currency),
         client: req.ctx.workspace!.name,
         ...(receiptExtras ? await receiptExtras(req, inv, p.id) : {}),
       },

@@ -64,6 +64,8 @@ export interface InvoiceRow {
   tax_total: number;
   total: number;
   paid_total: number;
+  /** The sum of its credit notes (credit-notes.ts). */
+  credited_total: number;
   issued_at: number | null;
   due_at: number | null;
   viewed_at: number | null;
@@ -98,7 +100,7 @@ export interface PaymentRow {
 
 const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
 
-export const INVOICE_COLS = ['id', 'workspace_id', 'status', 'number', 'label', 'currency', 'tax_mode', 'terms_days', 'notes', 'terms', 'payment_details', 'subtotal', 'tax_total', 'total', 'paid_total', 'issued_at', 'due_at', 'viewed_at', 'paid_at', 'voided_at', 'void_reason', 'pdf_key', 'pdf_sha256', 'pdf_size', 'created_at', 'updated_at'];
+export const INVOICE_COLS = ['id', 'workspace_id', 'status', 'number', 'label', 'currency', 'tax_mode', 'terms_days', 'notes', 'terms', 'payment_details', 'subtotal', 'tax_total', 'total', 'paid_total', 'credited_total', 'issued_at', 'due_at', 'viewed_at', 'paid_at', 'voided_at', 'void_reason', 'pdf_key', 'pdf_sha256', 'pdf_size', 'created_at', 'updated_at'];
 
 export function normInvoice(r: Record<string, unknown>): InvoiceRow {
   return {
@@ -117,6 +119,7 @@ export function normInvoice(r: Record<string, unknown>): InvoiceRow {
     tax_total: Number(r.tax_total),
     total: Number(r.total),
     paid_total: Number(r.paid_total),
+    credited_total: Number(r.credited_total ?? 0),
     issued_at: num(r.issued_at),
     due_at: num(r.due_at),
     viewed_at: num(r.viewed_at),
@@ -130,6 +133,11 @@ export function normInvoice(r: Record<string, unknown>): InvoiceRow {
     updated_at: Number(r.updated_at),
   };
 }
+
+/** What is still owed: the total less payments and credit notes (negative: to refund). */
+export const owedOf = (r: Pick<InvoiceRow, 'total' | 'paid_total' | 'credited_total'>) => r.total - r.paid_total - r.credited_total;
+/** The same in SQL, over `invoices_invoices` (optionally aliased: `i.`). */
+export const owedSql = (alias = '') => `${alias}total - ${alias}paid_total - ${alias}credited_total`;
 
 export const isOverdue = (r: Pick<InvoiceRow, 'status' | 'due_at'>, now: number) => OPEN.includes(r.status) && r.due_at !== null && r.due_at < now;
 
@@ -349,8 +357,9 @@ export async function voidInvoice(deps: InvoicesDeps, ws: Ws, actor: Actor, id: 
     if (!inv) throw new AtriumError('ATR_NOT_FOUND', 'no such invoice', { status: 404 });
     if (!OPEN.includes(inv.status)) throw new Refusal(inv.status === 'draft' ? 'A draft is not issued yet: there is nothing to void.' : 'Only an unpaid issued invoice can be voided.');
     if (inv.paid_total !== 0) throw new Refusal('Payments were recorded on this invoice: record a refund of them first, then void it.');
+    if (inv.credited_total !== 0) throw new Refusal('A credit note was issued against this invoice: credit what is left instead of voiding it.');
     const now = deps.clock.now();
-    const n = await trx('invoices_invoices').where({ workspace_id: ws.id, id, paid_total: 0 }).whereIn('status', OPEN as Status[]).update({ status: 'void', voided_at: now, voided_by: actor.actorId ?? null, void_reason: reason, updated_at: now });
+    const n = await trx('invoices_invoices').where({ workspace_id: ws.id, id, paid_total: 0 }).whereIn('status', OPEN as Status[]).where({ credited_total: 0 }).update({ status: 'void', voided_at: now, voided_by: actor.actorId ?? null, void_reason: reason, updated_at: now });
     if (!n) throw new Refusal('The invoice changed while you were looking: try again.');
     await deps.audit.record(trx, { ...actor, workspaceId: ws.id, action: 'invoices.invoice.void', subjectType: 'Invoice', subjectId: id, detail: { reason } });
     deps.events.publish(trx, 'invoices.invoice.voided', { workspaceId: ws.id, invoiceId: id });
@@ -364,9 +373,9 @@ export interface PaymentInput {
   receivedAt: number;
 }
 
-/** The status a payment leaves an invoice in. */
-export function statusAfterPayment(inv: Pick<InvoiceRow, 'total' | 'viewed_at'>, paid: number): Status {
-  if (paid >= inv.total) return 'paid';
+/** The status a payment (or a credit note) leaves an invoice in: paid once nothing is owed. */
+export function statusAfterPayment(inv: Pick<InvoiceRow, 'total' | 'viewed_at' | 'credited_total'>, paid: number): Status {
+  if (paid + inv.credited_total >= inv.total) return 'paid';
   if (paid > 0) return 'partially_paid';
   return inv.viewed_at ? 'viewed' : 'issued';
 }
@@ -398,12 +407,12 @@ export async function recordPaymentIn(deps: InvoicesDeps, trx: Trx, ws: Ws, acto
   if (!inv) throw new AtriumError('ATR_NOT_FOUND', 'no such invoice', { status: 404 });
   if (!OPEN.includes(inv.status) && inv.status !== 'paid') throw new Refusal(inv.status === 'draft' ? 'Issue the invoice before recording a payment.' : 'This invoice is void: payments can no longer be recorded.');
   const paid = inv.paid_total + input.amount;
-  if (input.amount > 0 && paid > inv.total) throw new Refusal(`That is more than is owed (${formatMoney(inv.total - inv.paid_total, inv.currency)}).`);
+  if (input.amount > 0 && paid + inv.credited_total > inv.total) throw new Refusal(`That is more than is owed (${formatMoney(Math.max(0, owedOf(inv)), inv.currency)}).`);
   if (input.amount < 0 && paid < 0) throw new Refusal(`A refund cannot be more than was paid (${formatMoney(inv.paid_total, inv.currency)}).`);
   const now = deps.clock.now();
   const status = statusAfterPayment(inv, paid);
   const n = await trx('invoices_invoices')
-    .where({ workspace_id: ws.id, id, paid_total: inv.paid_total, status: inv.status })
+    .where({ workspace_id: ws.id, id, paid_total: inv.paid_total, credited_total: inv.credited_total, status: inv.status })
     .update({ paid_total: paid, status, paid_at: status === 'paid' ? now : null, updated_at: now });
   if (!n) throw new Refusal('The invoice changed while you were looking: try again.');
   const key = seriesKey(deps.settings.receiptPrefix, now);

@@ -29,6 +29,20 @@ export const settingsSchema = z.strictObject({
   pageSize: z.number().int().min(5).max(200).default(25),
   /** Lines per invoice (the kernel parses at most 100 form fields: five per line). */
   maxLines: z.number().int().min(1).max(18).default(15),
+  /** Credit notes have their own gap-free series (CN-2026-0001), padded like invoice numbers. */
+  creditNotePrefix: z.string().regex(/^[A-Za-z0-9{}/_.-]{0,24}$/, 'letters, digits, - _ . / and {YYYY}').default('CN-{YYYY}-'),
+  /**
+   * Payment reminders to the client's people who may read invoices: `beforeDays` days before the
+   * due date and `afterDays` days after it (UTC days), each step once per invoice. Empty lists: none.
+   */
+  reminders: z
+    .strictObject({
+      beforeDays: z.array(z.number().int().min(1).max(60)).max(5).default([3]),
+      afterDays: z.array(z.number().int().min(1).max(365)).max(10).default([1, 7, 14]),
+    })
+    .default({ beforeDays: [3], afterDays: [1, 7, 14] }),
+  /** How often the recurring-invoice and reminder jobs look for work, in seconds. */
+  jobIntervalSeconds: z.number().int().min(5).max(86_400).default(900),
 });
 
 export type InvoicesSettings = z.infer<typeof settingsSchema>;

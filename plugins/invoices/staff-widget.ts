@@ -21,12 +21,12 @@ export const overdueWidget: Widget = {
       .orderBy('i.due_at', 'asc')
       .orderBy('i.id')
       .limit(5)
-      .select('i.id', 'i.number', 'i.currency', 'i.total', 'i.paid_total', 'i.due_at', 'ws.slug', 'ws.name as workspace', db.raw('count(*) over () as n'))) as Array<Record<string, unknown>>;
+      .select('i.id', 'i.number', 'i.currency', 'i.total', 'i.paid_total', 'i.credited_total', 'i.due_at', 'ws.slug', 'ws.name as workspace', db.raw('count(*) over () as n'))) as Array<Record<string, unknown>>;
     const count = rows.length ? Number(rows[0]!.n) : 0;
     return {
       count,
       more: count - rows.length,
-      items: rows.map((r) => ({ title: `Invoice ${r.number}`, href: `/w/${r.slug}/invoices/i/${r.id}`, workspace: String(r.workspace), amount: formatMoney(Number(r.total) - Number(r.paid_total), String(r.currency)), dueAt: Number(r.due_at) })),
+      items: rows.map((r) => ({ title: `Invoice ${r.number}`, href: `/w/${r.slug}/invoices/i/${r.id}`, workspace: String(r.workspace), amount: formatMoney(Number(r.total) - Number(r.paid_total) - Number(r.credited_total), String(r.currency)), dueAt: Number(r.due_at) })),
     };
   },
 };

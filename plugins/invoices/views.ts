@@ -2,7 +2,7 @@
 // reader of the invoice may see. Money is formatted here, in the invoice's currency.
 import { CURRENCIES, formatMoney, formatQuantity, formatRate, invoiceTotals, lineAmounts, type TaxMode } from './money.ts';
 import { blankLine, previewLine, type EditorValues } from './forms.ts';
-import { isOverdue, type InvoiceRow, type LineRow, type Method, type PaymentRow, type Status } from './service.ts';
+import { isOverdue, owedOf, type InvoiceRow, type LineRow, type Method, type PaymentRow, type Status } from './service.ts';
 
 export const STATUS_LABELS: Record<Status, string> = { draft: 'Draft', issued: 'Issued', viewed: 'Viewed', partially_paid: 'Partly paid', paid: 'Paid', void: 'Void' };
 const STATUS_TONES: Record<Status, string> = { draft: 'neutral', issued: 'info', viewed: 'info', partially_paid: 'warning', paid: 'success', void: 'neutral' };
@@ -17,7 +17,7 @@ export function summary(r: InvoiceRow, href: string, now: number) {
     tone: STATUS_TONES[r.status],
     overdue: isOverdue(r, now),
     total: formatMoney(r.total, r.currency),
-    due: r.status === 'void' || r.status === 'draft' ? null : formatMoney(r.total - r.paid_total, r.currency),
+    due: r.status === 'void' || r.status === 'draft' ? null : formatMoney(Math.max(0, owedOf(r)), r.currency),
     issuedAt: r.issued_at,
     dueAt: r.due_at,
     createdAt: r.created_at,
@@ -54,7 +54,11 @@ export function detail(r: InvoiceRow, lines: LineRow[], payments: PaymentRow[], 
     grandTotal: money(r.total),
     paid: money(r.paid_total),
     hasPaid: r.paid_total !== 0,
-    outstanding: money(r.total - r.paid_total),
+    outstanding: money(Math.max(0, owedOf(r))),
+    credited: money(r.credited_total),
+    hasCredited: r.credited_total !== 0,
+    /** Credit notes took off more than was left to pay: the firm owes the difference back. */
+    toRefund: owedOf(r) < 0 ? money(-owedOf(r)) : null,
     notes: r.notes,
     terms: r.terms,
     paymentDetails: r.payment_details,

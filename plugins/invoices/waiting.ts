@@ -27,5 +27,6 @@ export const invoicesWaiting: WaitingProvider = {
     'invoices.invoice.issued': membersOf,
     'invoices.invoice.voided': membersOf,
     'invoices.payment.recorded': membersOf,
+    'invoices.creditNote.issued': membersOf,
   },
 };

@@ -9,6 +9,9 @@ import pino from 'pino';
 import { transaction } from '../../../core/db/index.ts';
 import { createDraft, issueInvoice, recordPayment, type InvoicesDeps } from '../../../plugins/invoices/service.ts';
 import { settingsSchema } from '../../../plugins/invoices/settings.ts';
+import { issueCreditNote } from '../../../plugins/invoices/credit-notes.ts';
+import { createTemplate } from '../../../plugins/invoices/recurring.ts';
+import { monthOf } from '../../../plugins/invoices/schedule.ts';
 import { runIsolationKit, type SeedContext } from '../../kit/isolation.ts';
 import { seedOnline } from '../invoices/online-seed.ts';
 import { SECRET_KEY, WEBHOOK_SECRET } from './helpers.ts';
@@ -23,7 +26,20 @@ async function seed(ctx: SeedContext) {
   const invoiceId = await transaction(k.db, (trx) => createDraft(deps, trx, ws, actor, { currency: 'EUR', termsDays: 30, notes: `Notes ${canary}`, terms: '', lines: [{ description: `Work ${canary}`, quantity: 1000, unitPrice: 50_000, taxRate: 0, discount: 0 }] }));
   await issueInvoice(deps, ws, actor, invoiceId);
   const { paymentId } = await recordPayment(deps, ws, actor, invoiceId, { amount: 1000, method: 'bank_transfer', reference: `Ref ${canary}`, receivedAt: Date.UTC(2026, 11, 1) });
-  return { invoiceId, paymentId, ...(await seedOnline(ctx, invoiceId)) };
+  // The other invoices routes' ids, as the invoices kit seeds them: a credit note and a recurring template.
+  const { id: creditNoteId } = await issueCreditNote(deps, ws, actor, invoiceId, { reason: `Reason ${canary}`, lines: [{ invoiceLineId: null, description: `Credit ${canary}`, quantity: 1000, unitPrice: 500, taxRate: 0, discount: 0 }] });
+  const now = new Date(k.clock.now());
+  const templateId = await createTemplate(deps, ws, actor, {
+    name: `Retainer ${canary}`,
+    currency: 'EUR',
+    termsDays: 30,
+    notes: '',
+    terms: '',
+    lines: [{ description: `Retainer {period} ${canary}`, quantity: 1000, unitPrice: 100_000, taxRate: 0, discount: 0 }],
+    schedule: { anchorMonth: monthOf(now.getUTCFullYear(), now.getUTCMonth()), intervalMonths: 1, dayOfMonth: 1 },
+    autoSend: false,
+  });
+  return { invoiceId, paymentId, creditNoteId, templateId, ...(await seedOnline(ctx, invoiceId)) };
 }
 
 test('every route x method x role with invoices and payments-stripe: A acting on B gets 404 and changes nothing', async () => {
