@@ -21,6 +21,7 @@ import type { JobRunner } from './jobs.ts';
 import type { ApprovableRegistry } from './approvables.ts';
 import type { WaitingRegistry } from './waiting.ts';
 import type { EvidenceRegistry } from './evidence.ts';
+import type { PaymentRegistry } from './payments.ts';
 import { AtriumError } from './errors.ts';
 
 /** Typed token: a symbol whose description names its owner (`core:db`, `files:storage`). */
@@ -51,6 +52,8 @@ export const Tokens = {
   Waiting: token<WaitingRegistry>('core:waiting'),
   /** Proof of service (core/evidence.ts): plugins contribute dated evidence items for a workspace and period. */
   Evidence: token<EvidenceRegistry>('core:evidence'),
+  /** Payment providers and what they pay (core/payments.ts): Stripe and the like, and invoices. */
+  Payments: token<PaymentRegistry>('core:payments'),
 } as const;
 
 type Provider<T> = { useValue: T } | { useFactory: (c: Container) => T };

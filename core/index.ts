@@ -7,6 +7,8 @@ export type {
   RoutesContext,
   BootstrapContext,
   PluginCommand,
+  DoctorCheck,
+  DoctorFinding,
   PluginRouters,
   Widget,
   WidgetContext,
@@ -41,6 +43,7 @@ export type { JobRunner } from './jobs.ts';
 export type { ApprovableRegistry, ApprovableType, ApprovableSubject, ApprovableRevision } from './approvables.ts';
 export { documentView, pageImageName, pageNumber, sendPageImage, type DocumentPage, type DocumentPages, type DocumentView, type PageImage } from './document-pages.ts';
 export type { WaitingRegistry, WaitingProvider, WaitingPerson, WaitingRow, WaitingItem, WaitingList, WaitingWorkspace } from './waiting.ts';
+export { PaymentRegistry, type PaymentProvider, type CheckoutRequest, type CheckoutStarted, type RefundRequest, type PaymentConfirmation, type CheckoutEnded, type ConfirmOutcome, type RefusalReason, type PayableKind } from './payments.ts';
 export { PERSON_ID } from './permissions.ts';
 export { afterKey, mergeSorted, pagedByTime, type EvidenceRegistry, type EvidenceProvider, type EvidenceItem, type Evidence, type EvidenceQuery, type EvidenceViewer, type TimeKey } from './evidence.ts';
 export { startOfDay, formatDay, formatExact } from './time.ts';

@@ -23,6 +23,7 @@ import { JobRunner } from './jobs.ts';
 import { ApprovableRegistry } from './approvables.ts';
 import { WaitingRegistry } from './waiting.ts';
 import { EvidenceRegistry } from './evidence.ts';
+import { PaymentRegistry } from './payments.ts';
 
 export interface Services {
   config: AtriumConfig;
@@ -58,6 +59,8 @@ export interface Services {
   waiting: WaitingRegistry;
   /** Proof of service: dated evidence items contributed by plugins (core/evidence.ts). */
   evidence: EvidenceRegistry;
+  /** Payment providers (checkout, webhook confirmation, refund) and payable kinds (core/payments.ts). */
+  payments: PaymentRegistry;
 }
 
 import { createDb } from './db/index.ts';
@@ -110,6 +113,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     approvables: new ApprovableRegistry(events, permissions),
     waiting,
     evidence: new EvidenceRegistry(),
+    payments: new PaymentRegistry(),
     storage: new StorageService(config, createBlobStore(config), clock, logger),
   };
 }
@@ -135,4 +139,5 @@ export function provideServices(container: Container, s: Services): void {
   container.provide(Tokens.Approvables, { useValue: s.approvables });
   container.provide(Tokens.Waiting, { useValue: s.waiting });
   container.provide(Tokens.Evidence, { useValue: s.evidence });
+  container.provide(Tokens.Payments, { useValue: s.payments });
 }

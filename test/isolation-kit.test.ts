@@ -37,6 +37,9 @@ test('a leaky plugin is reported route by route', async () => {
   assert.match(v, /GET \/staff\/leaky\/all: staff of A on \/staff\/leaky\/all saw B's canary/);
   assert.match(v, /POST \/w\/:workspace\/leaky\/notes\/:noteId\/delete: .* changed the database/);
   assert.match(v, /GET \/w\/:workspace\/leaky\/things\/:thingId: no isolation fixture for :thingId/);
+  // A webhook that acts on an unsigned body naming B's workspace.
+  assert.match(v, /POST \/hooks\/leaky\/events: anonymous without a signature answered 200, expected 4xx/);
+  assert.match(v, /POST \/hooks\/leaky\/events: anonymous without a signature changed the database/);
   // A link page that ignores its link's workspace: A's token with B's note id is served.
   assert.match(v, /GET \/l\/leaky\/:token\/notes\/:noteId: \/l\/leaky\/\S+ answered 200, expected 404/);
   // Finding 2 of issue 13: an activity rule that filters by workspace only shows clients events

@@ -12,6 +12,7 @@ import { createDb, isPostgres, sqlitePath, type Db } from '../db/index.ts';
 import { mfaKeyFile, SECURITY_SETTING } from '../identity/mfa.ts';
 import { getSetting } from '../settings.ts';
 import type { Command } from './commands.ts';
+import { loadPlugins } from '../plugins/loader.ts';
 
 export interface Finding {
   code: string;
@@ -118,6 +119,29 @@ export async function checkDatabase(db: Db): Promise<Finding[]> {
   }
 }
 
+/**
+ * Each enabled plugin's own checks (`doctor` in its definition), with its validated settings. A
+ * plugin that cannot be loaded (or whose settings are refused) is a finding itself.
+ */
+export async function checkPlugins(config: AtriumConfig): Promise<Finding[]> {
+  let plugins;
+  try {
+    plugins = await loadPlugins(config);
+  } catch (err) {
+    return [{ code: 'DOC023_PLUGINS_NOT_LOADED', message: `The enabled plugins could not be loaded, so their checks did not run: ${(err as Error).message.split('\n')[0]}`, fix: 'Fix plugins.enabled or plugins.settings; `atrium plugins` says more.' }];
+  }
+  const out: Finding[] = [];
+  for (const p of plugins) {
+    if (!p.def.doctor) continue;
+    try {
+      for (const f of await p.def.doctor({ config, settings: p.settings })) out.push({ code: f.code, message: `${p.id}: ${f.message}`, fix: f.fix });
+    } catch (err) {
+      out.push({ code: 'DOC024_PLUGIN_CHECK_FAILED', message: `${p.id}: its checks failed: ${(err as Error).message.split('\n')[0]}`, fix: 'Report this to the plugin\'s authors.' });
+    }
+  }
+  return out;
+}
+
 export const doctorCommand: Command = {
   name: 'doctor',
   summary: 'Check the configuration for weak production settings (like Django check --deploy)',
@@ -126,6 +150,7 @@ export const doctorCommand: Command = {
   async run(values) {
     const config = loadConfig();
     const findings = checkConfig(config);
+    findings.push(...(await checkPlugins(config)));
     const db = createDb(config, pino({ level: 'silent' }));
     try {
       findings.push(...(await checkDatabase(db)));

@@ -28,6 +28,7 @@ import { adminPeopleRoutes } from './routes/admin-people.ts';
 import { adminMailRoutes } from './routes/admin-mail.ts';
 import { adminStaffRoutes } from './routes/admin-staff.ts';
 import { extraHeaders, mfaGate, redactPath } from './security.ts';
+import { WEBHOOK_PREFIX, webhookPipeline } from './webhooks.ts';
 import { auditRoutes } from './routes/audit.ts';
 import { liveRoutes } from './routes/live.ts';
 import { inboxRoutes, storedCount } from './routes/inbox.ts';
@@ -46,6 +47,8 @@ export interface PluginMount {
   admin: Router;
   /** Routes addressed by a link token (`/l/<id>/:token`), resolved by the kernel first. */
   link?: Router;
+  /** Raw-body routes (`/hooks/<id>/...`): no session, no CSRF, the body as a Buffer (webhooks.ts). */
+  webhook?: Router;
 }
 
 export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.Express {
@@ -105,6 +108,10 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
   // 3. Assets and probes: no session lookup, no database unless the probe needs it.
   app.use(assetRoutes(deps));
   app.use(opsRoutes(deps));
+
+  // 3b. Plugins' raw-body routes (payment webhooks): before the body parsers, the session and
+  //     CSRF, since each proves itself with a signature over the exact bytes (webhooks.ts).
+  for (const m of pluginMounts) if (m.webhook && hasRoutes(m.webhook)) app.use(`${WEBHOOK_PREFIX}/${m.id}`, webhookPipeline(deps, m.id, m.webhook));
 
   // 4. Bodies: small forms only; file uploads are streamed by their own routes.
   app.use(express.urlencoded({ extended: false, limit: '100kb', parameterLimit: 100 }));
@@ -252,6 +259,11 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
     }
   });
   return app;
+}
+
+/** Whether a plugin added anything to a router (an unused one is not mounted at all). */
+function hasRoutes(router: Router): boolean {
+  return ((router as unknown as { stack?: unknown[] }).stack?.length ?? 0) > 0;
 }
 
 function areaOf(path: string): Area {

@@ -23,7 +23,7 @@ export type Role = (typeof ROLES)[number];
 export type Area = 'workspace' | 'staff' | 'admin';
 
 /** Ids the kernel keeps for itself: URL segments and namespaces it already uses. */
-const RESERVED_IDS = new Set(['core', 'admin', 'staff', 'w', 'assets', 'vendor', 'login', 'logout', 'setup', 'account', 'brand', 'theme', 'healthz', 'readyz']);
+const RESERVED_IDS = new Set(['core', 'admin', 'staff', 'w', 'assets', 'vendor', 'login', 'logout', 'setup', 'account', 'brand', 'theme', 'healthz', 'readyz', 'hooks']);
 
 const kebab = z.string().regex(/^[a-z][a-z0-9]*(-[a-z0-9]+)*$/, 'must be kebab-case (a-z, 0-9, single dashes)').max(40);
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');
@@ -120,6 +120,8 @@ export const pluginSchema = z.strictObject({
   demo: fn.optional(),
   /** CLI commands (`atrium <plugin-id>:<verb>`), loaded only when one is run or listed. */
   commands: z.array(commandSchema).default([]),
+  /** Deployment checks for `atrium doctor` (e.g. a test API key in production): see DoctorCheck. */
+  doctor: fn.optional(),
 });
 
 export type PermissionRule = z.infer<typeof ruleSchema>;
@@ -166,6 +168,14 @@ export interface PluginRouters {
    * core/links.ts). The kernel resolves the token first and sets `req.ctx.link`.
    */
   link: Router;
+  /**
+   * Mounted at `/hooks/<id>`: raw-body routes for machine-to-machine callbacks (a payment
+   * provider's webhook). `req.body` is the exact bytes sent, as a Buffer (at most 1 MiB, else
+   * 413); nothing is parsed; there is no session, no CSRF check and no workspace, so the handler
+   * must verify the caller's signature over those bytes before believing anything. Requests are
+   * logged and limited per IP like others (core/http/webhooks.ts).
+   */
+  webhook: Router;
 }
 
 export interface RoutesContext<S = unknown> extends PluginContext<S> {
@@ -229,6 +239,19 @@ export interface PluginCommand<S = unknown> {
   run(ctx: BootstrapContext<S>, values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number | void> | number | void;
 }
 
+/** One finding of `atrium doctor`: a stable code (`<PLUGIN>nnn_WHAT`), a sentence and a fix. Never a secret. */
+export interface DoctorFinding {
+  code: string;
+  message: string;
+  fix: string;
+}
+
+/**
+ * A plugin's deployment checks, run by `atrium doctor` with the validated configuration and the
+ * plugin's settings (no database, no network): return what is wrong, [] when nothing is.
+ */
+export type DoctorCheck<S = unknown> = (ctx: { config: AtriumConfig; settings: S }) => DoctorFinding[] | Promise<DoctorFinding[]>;
+
 export interface PluginDefinition<S = unknown> {
   id: string;
   version: string;
@@ -259,6 +282,8 @@ export interface PluginDefinition<S = unknown> {
   /** Seed demo data into the demo workspaces, through this plugin's own services. */
   demo?: (ctx: BootstrapContext<S>, demo: DemoContext) => Promise<void> | void;
   commands?: PluginCommand<S>[];
+  /** Checks `atrium doctor` runs for this plugin (see DoctorCheck). */
+  doctor?: DoctorCheck<S>;
 }
 
 export type ValidPlugin = z.infer<typeof pluginSchema> & PluginDefinition<unknown> & { requires: string[]; events: string[]; nav: NavItem[]; widgets: Widget[]; commands: PluginCommand[] };

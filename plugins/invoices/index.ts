@@ -26,6 +26,8 @@ import { invoicesWaiting } from './waiting.ts';
 import { toPayWidget } from './widget.ts';
 import { overdueWidget } from './staff-widget.ts';
 import { seedInvoicesDemo } from './demo.ts';
+import { invoicesPayable, type OnlineDeps } from './online.ts';
+import { onlineRoutes, payOptions, refundOptions } from './online-routes.ts';
 import { creditNoteRoutes } from './credit-routes.ts';
 import { recurringRoutes } from './recurring-routes.ts';
 import { startBillingJobs, stopBillingJobs } from './jobs.ts';
@@ -40,6 +42,9 @@ declare module '../../core/events.ts' {
     'invoices.invoice.viewed': { workspaceId: string; invoiceId: string };
     'invoices.invoice.voided': { workspaceId: string; invoiceId: string };
     'invoices.payment.recorded': { workspaceId: string; invoiceId: string; paymentId: string; status: string };
+    'invoices.checkout.started': { workspaceId: string; invoiceId: string; checkoutId: string };
+    'invoices.checkout.ended': { workspaceId: string; invoiceId: string; checkoutId: string };
+    'invoices.paymentMethods.updated': { workspaceId: string; providers: string[] };
     'invoices.creditNote.issued': { workspaceId: string; invoiceId: string; creditNoteId: string; status: string };
     'invoices.invoice.reminded': { workspaceId: string; invoiceId: string; step: string };
     'invoices.template.created': { workspaceId: string; templateId: string };
@@ -48,6 +53,12 @@ declare module '../../core/events.ts' {
     'invoices.template.resumed': { workspaceId: string; templateId: string };
     'invoices.template.ran': { workspaceId: string; templateId: string; invoiceId: string };
   }
+}
+
+/** The deps of online payment (online.ts): made on first use, once the server knows its address. */
+function onlineDepsOf(ctx: RoutesContext<InvoicesSettings>): () => OnlineDeps {
+  let made: OnlineDeps | undefined;
+  return () => (made ??= { ...depsOf(ctx), payments: ctx.container.resolve(Tokens.Payments), config: ctx.config });
 }
 
 export function depsOf(ctx: RoutesContext<InvoicesSettings>): InvoicesDeps {
@@ -77,7 +88,8 @@ export default definePlugin<InvoicesSettings>({
   migrations: new URL('./migrations', import.meta.url),
   views: new URL('./views', import.meta.url),
   events: ['invoices.invoice.created', 'invoices.invoice.updated', 'invoices.invoice.issued', 'invoices.invoice.viewed', 'invoices.invoice.voided', 'invoices.payment.recorded',
-    'invoices.creditNote.issued', 'invoices.invoice.reminded', 'invoices.template.created', 'invoices.template.updated', 'invoices.template.paused', 'invoices.template.resumed', 'invoices.template.ran'],
+    'invoices.creditNote.issued', 'invoices.invoice.reminded', 'invoices.template.created', 'invoices.template.updated', 'invoices.template.paused', 'invoices.template.resumed', 'invoices.template.ran',
+    'invoices.checkout.started', 'invoices.checkout.ended', 'invoices.paymentMethods.updated'],
   settings: settingsSchema,
   permissions: {
     // read: the list, an invoice, its PDF and receipts; create/update: drafts; issue: number and
@@ -120,6 +132,13 @@ export default definePlugin<InvoicesSettings>({
     'invoices.invoice.void': '{actor} voided invoice {subject}',
     'invoices.invoice.pay': '{actor} recorded a payment on invoice {subject} (receipt {detail.receipt})',
     'invoices.invoice.refund': '{actor} recorded a refund on invoice {subject} (receipt {detail.receipt})',
+    // Online payment (online.ts)
+    'invoices.invoice.checkout': '{actor} went to pay invoice {subject} online with {detail.providerLabel}',
+    'invoices.invoice.checkoutEnded': 'A payment page for invoice {subject} closed unused',
+    'invoices.invoice.payOnline': '{actor} paid invoice {subject} online with {detail.providerLabel} (receipt {detail.receipt})',
+    'invoices.invoice.refundOnline': '{actor} refunded a payment on invoice {subject} through {detail.providerLabel} (receipt {detail.receipt})',
+    'invoices.invoice.paymentRefused': 'A payment for invoice {subject} through {detail.providerLabel} was not recorded: {detail.why}',
+    'invoices.paymentMethods.update': '{actor} changed how invoices can be paid online',
     'invoices.invoice.credit': '{actor} issued credit note {detail.number} on invoice {subject}',
     'invoices.invoice.remind': '{actor} sent a payment reminder for invoice {subject}',
     'invoices.template.create': '{actor} set up the recurring invoice {subject}',
@@ -142,12 +161,17 @@ export default definePlugin<InvoicesSettings>({
   register(ctx) {
     // "Waiting on you": invoices to pay, for the client's people who may read invoices (waiting.ts).
     ctx.container.resolve(Tokens.Waiting).register('invoices', invoicesWaiting);
+    // Online payment: invoices are what providers' confirmations pay (online.ts, core/payments.ts).
+    const online = onlineDepsOf({ ...ctx, db: ctx.container.resolve(Tokens.Db) });
+    ctx.container.resolve(Tokens.Payments).registerPayable('invoices', invoicesPayable(online, ctx.logger));
   },
 
   routes({ workspace, staff }, ctx) {
     const deps = depsOf(ctx);
+    const online = onlineDepsOf(ctx);
     settingsRoutes(workspace, deps);
-    workspaceRoutes(workspace, deps);
+    workspaceRoutes(workspace, deps, (req, inv) => payOptions(online(), req, inv), (req, inv, paymentId) => refundOptions(online(), req, inv, paymentId));
+    onlineRoutes(workspace, online());
     creditNoteRoutes(workspace, deps);
     recurringRoutes(workspace, deps);
     // The CFO's period pack: a streamed zip of PDFs, statement and proof of service (pack.ts).

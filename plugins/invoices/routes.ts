@@ -53,7 +53,12 @@ const idParam = z.string().regex(/^[0-9a-f-]{36}$/);
 /** How far past the requested page the list counts (see the list's handler). */
 const COUNT_AHEAD = 1000;
 
-export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
+/** More for an invoice's page from elsewhere in the plugin (online.ts: the Pay buttons). */
+export type PageExtras = (req: Request, inv: InvoiceRow) => Promise<Record<string, unknown>>;
+/** More for a receipt's page (online.ts: "Refund through …" for an online payment). */
+export type ReceiptExtras = (req: Request, inv: InvoiceRow, paymentId: string) => Promise<Record<string, unknown>>;
+
+export function workspaceRoutes(workspace: Router, deps: InvoicesDeps, pageExtras?: PageExtras, receiptExtras?: ReceiptExtras): void {
   const { db, settings } = deps;
   const visible = (req: Request) => req.ctx.scope!.table('invoices_invoices').modify(accessibleBy(req.ctx.ability, 'read', 'Invoice'));
 
@@ -348,10 +353,11 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
         creditNotes: await creditNotesModel(db, inv, `${base(req)}/i/${inv.id}`),
         canCredit: CREDITABLE.includes(inv.status) && inv.credited_total < inv.total && req.ctx.ability.can('issue', 'Invoice'),
         creditHref: `${base(req)}/i/${inv.id}/credit-notes/new`,
-        methods: Object.entries(METHOD_LABELS).map(([value, label]) => ({ value, label, selected: value === ((extra.values as Record<string, unknown> | undefined)?.method ?? 'bank_transfer') })),
+        methods: Object.entries(METHOD_LABELS).filter(([value]) => value !== 'online').map(([value, label]) => ({ value, label, selected: value === ((extra.values as Record<string, unknown> | undefined)?.method ?? 'bank_transfer') })),
         values: { received: today, ...((extra.values as object) ?? {}) },
         errors: {},
         amountHint: `In ${inv.currency}, like ${decimalString(12_000 * 10 ** minorDigits(inv.currency), minorDigits(inv.currency))}. A refund is negative.`,
+        ...(pageExtras ? await pageExtras(req, inv) : {}),
         ...extra,
       },
       { title: inv.number ? `Invoice ${inv.number}` : 'Draft invoice', status },
@@ -435,6 +441,7 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps): void {
         recordedAt: p.recorded_at,
         outstanding: formatMoney(Math.max(0, owedOf(inv)), inv.currency),
         client: req.ctx.workspace!.name,
+        ...(receiptExtras ? await receiptExtras(req, inv, p.id) : {}),
       },
       { title: `Receipt ${p.receipt_number}` },
     );

@@ -35,7 +35,8 @@ export type Status = (typeof STATUSES)[number];
 /** Issued and not settled: what a client still owes (overdue once past the due date). */
 export const OPEN: readonly Status[] = ['issued', 'viewed', 'partially_paid'];
 export const METHODS = ['bank_transfer', 'cheque', 'cash'] as const;
-export type Method = (typeof METHODS)[number];
+/** `online`: confirmed by a payment provider (online.ts), never chosen by staff in the form. */
+export type Method = (typeof METHODS)[number] | 'online';
 
 export interface DraftLine extends LineInput {
   description: string;
@@ -387,25 +388,45 @@ export function statusAfterPayment(inv: Pick<InvoiceRow, 'total' | 'viewed_at' |
 
 /** A payment (or, negative, a refund) recorded by staff, with its receipt number. */
 export async function recordPayment(deps: InvoicesDeps, ws: Ws, actor: Actor, id: string, input: PaymentInput): Promise<{ paymentId: string; receipt: string; status: Status }> {
-  return transaction(deps.db, async (trx) => {
-    const inv = await findInvoiceRow(trx, ws.id, id);
-    if (!inv) throw new AtriumError('ATR_NOT_FOUND', 'no such invoice', { status: 404 });
-    if (!OPEN.includes(inv.status) && inv.status !== 'paid') throw new Refusal(inv.status === 'draft' ? 'Issue the invoice before recording a payment.' : 'This invoice is void: payments can no longer be recorded.');
-    const paid = inv.paid_total + input.amount;
-    if (input.amount > 0 && paid + inv.credited_total > inv.total) throw new Refusal(`That is more than is owed (${formatMoney(Math.max(0, owedOf(inv)), inv.currency)}).`);
-    if (input.amount < 0 && paid < 0) throw new Refusal(`A refund cannot be more than was paid (${formatMoney(inv.paid_total, inv.currency)}).`);
-    const now = deps.clock.now();
-    const status = statusAfterPayment(inv, paid);
-    const n = await trx('invoices_invoices')
-      .where({ workspace_id: ws.id, id, paid_total: inv.paid_total, credited_total: inv.credited_total, status: inv.status })
-      .update({ paid_total: paid, status, paid_at: status === 'paid' ? now : null, updated_at: now });
-    if (!n) throw new Refusal('The invoice changed while you were looking: try again.');
-    const key = seriesKey(deps.settings.receiptPrefix, now);
-    const receipt = formatNumber(key, await takeNumber(trx, key), deps.settings.numberPadding);
-    const paymentId = newId();
-    await trx('invoices_payments').insert({ id: paymentId, workspace_id: ws.id, invoice_id: id, receipt_number: receipt, amount: input.amount, method: input.method, reference: input.reference, received_at: input.receivedAt, recorded_by: actor.actorId ?? null, recorded_at: now });
-    await deps.audit.record(trx, { ...actor, workspaceId: ws.id, action: input.amount < 0 ? 'invoices.invoice.refund' : 'invoices.invoice.pay', subjectType: 'Invoice', subjectId: id, detail: { paymentId, receipt, amount: input.amount, currency: inv.currency, method: input.method, status } });
-    deps.events.publish(trx, 'invoices.payment.recorded', { workspaceId: ws.id, invoiceId: id, paymentId, status });
-    return { paymentId, receipt, status };
-  });
+  return transaction(deps.db, (trx) => recordPaymentIn(deps, trx, ws, actor, id, input));
+}
+
+/** Where a payment came from when a provider confirmed it online (online.ts). */
+export interface OnlineSource {
+  provider: string;
+  providerRef: string;
+  /** The audit action (`invoices.invoice.payOnline`) and extra detail. */
+  action: string;
+  detail: Record<string, unknown>;
+  /** A refund through the provider: the online payment it gives back. */
+  refundOf?: string;
+}
+
+/**
+ * Record a payment in `trx`: the invoice's paid total and status move with one conditional
+ * UPDATE, the receipt takes its number, the audit event and the event follow. Staff's payments
+ * and providers' confirmed ones (with `online`: UNIQUE on provider + reference) go through here,
+ * so both get the same receipt.
+ */
+export async function recordPaymentIn(deps: InvoicesDeps, trx: Trx, ws: Ws, actor: Actor, id: string, input: PaymentInput, online?: OnlineSource): Promise<{ paymentId: string; receipt: string; status: Status }> {
+  const inv = await findInvoiceRow(trx, ws.id, id);
+  if (!inv) throw new AtriumError('ATR_NOT_FOUND', 'no such invoice', { status: 404 });
+  if (!OPEN.includes(inv.status) && inv.status !== 'paid') throw new Refusal(inv.status === 'draft' ? 'Issue the invoice before recording a payment.' : 'This invoice is void: payments can no longer be recorded.');
+  const paid = inv.paid_total + input.amount;
+  if (input.amount > 0 && paid + inv.credited_total > inv.total) throw new Refusal(`That is more than is owed (${formatMoney(Math.max(0, owedOf(inv)), inv.currency)}).`);
+  if (input.amount < 0 && paid < 0) throw new Refusal(`A refund cannot be more than was paid (${formatMoney(inv.paid_total, inv.currency)}).`);
+  const now = deps.clock.now();
+  const status = statusAfterPayment(inv, paid);
+  const n = await trx('invoices_invoices')
+    .where({ workspace_id: ws.id, id, paid_total: inv.paid_total, credited_total: inv.credited_total, status: inv.status })
+    .update({ paid_total: paid, status, paid_at: status === 'paid' ? now : null, updated_at: now });
+  if (!n) throw new Refusal('The invoice changed while you were looking: try again.');
+  const key = seriesKey(deps.settings.receiptPrefix, now);
+  const receipt = formatNumber(key, await takeNumber(trx, key), deps.settings.numberPadding);
+  const paymentId = newId();
+  await trx('invoices_payments').insert({ id: paymentId, workspace_id: ws.id, invoice_id: id, receipt_number: receipt, amount: input.amount, method: input.method, reference: input.reference, received_at: input.receivedAt, recorded_by: actor.actorId ?? null, recorded_at: now, ...(online ? { provider: online.provider, provider_ref: online.providerRef, refund_of: online.refundOf ?? null } : {}) });
+  const action = online?.action ?? (input.amount < 0 ? 'invoices.invoice.refund' : 'invoices.invoice.pay');
+  await deps.audit.record(trx, { ...actor, workspaceId: ws.id, action, subjectType: 'Invoice', subjectId: id, detail: { paymentId, receipt, amount: input.amount, currency: inv.currency, method: input.method, status, ...(online?.detail ?? {}) } });
+  deps.events.publish(trx, 'invoices.payment.recorded', { workspaceId: ws.id, invoiceId: id, paymentId, status });
+  return { paymentId, receipt, status };
 }

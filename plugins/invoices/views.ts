@@ -6,7 +6,7 @@ import { isOverdue, owedOf, type InvoiceRow, type LineRow, type Method, type Pay
 
 export const STATUS_LABELS: Record<Status, string> = { draft: 'Draft', issued: 'Issued', viewed: 'Viewed', partially_paid: 'Partly paid', paid: 'Paid', void: 'Void' };
 const STATUS_TONES: Record<Status, string> = { draft: 'neutral', issued: 'info', viewed: 'info', partially_paid: 'warning', paid: 'success', void: 'neutral' };
-export const METHOD_LABELS: Record<Method, string> = { bank_transfer: 'Bank transfer', cheque: 'Cheque', cash: 'Cash' };
+export const METHOD_LABELS: Record<Method, string> = { bank_transfer: 'Bank transfer', cheque: 'Cheque', cash: 'Cash', online: 'Paid online' };
 
 export function summary(r: InvoiceRow, href: string, now: number) {
   return {

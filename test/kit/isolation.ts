@@ -9,6 +9,8 @@
 //   - every audit event a person of A sees in A's activity names a subject they can read (its
 //     page answers 200, or the rule's in-memory test passes), and every subject type in a
 //     workspace's log has a declared audit rule.
+//   - raw-body routes (`/hooks/<plugin>/...`, machine-to-machine webhooks): a call without the
+//     caller's signature, anonymous or with A's session, is refused (4xx) and changes nothing;
 //   - link routes (`/l/<plugin>/:token`): an unknown token, or A's token with B's ids, is 404 and
 //     changes nothing; A's link pages (also without a session) never show B and never write.
 //     Seed returns the token as `token@/l/<plugin>`.
@@ -26,6 +28,7 @@ import { addMember, createUser, createWorkspace, type Workspace } from '../../co
 import { routeTable, type RouteEntry } from '../../core/http/route-table.ts';
 import { canOnRow } from '../../core/permissions.ts';
 import type { WorkspaceRole } from '../../core/plugins/define.ts';
+import { isWebhookPath } from '../../core/http/webhooks.ts';
 import { startApp, setupOwner, type TestApp } from '../helpers/app.ts';
 import { HttpClient } from '../helpers/http.ts';
 
@@ -61,6 +64,8 @@ function valueFor(values: ParamValues, path: string, name: string): string | und
 
 export interface IsolationOptions {
   plugins: string[];
+  /** Configuration layered over the test defaults (a plugin's required settings). */
+  overrides?: Record<string, unknown>;
   /** Seed rows in one workspace; return the ids the routes' parameters take. Called for A, then B. */
   seed?: (ctx: SeedContext) => Promise<ParamValues>;
   /**
@@ -136,7 +141,7 @@ async function kernelSeed({ kernel, workspace, canary, users }: SeedContext): Pr
 }
 
 export async function runIsolationKit(opts: IsolationOptions): Promise<IsolationReport> {
-  const app = await startApp({ plugins: opts.plugins });
+  const app = await startApp({ plugins: opts.plugins, overrides: opts.overrides });
   try {
     return await exercise(app, opts);
   } finally {
@@ -247,6 +252,7 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
     .filter((r) => r.method !== 'HEAD')
     .sort((a, b) => Number(a.method !== 'GET') - Number(b.method !== 'GET'));
   let requests = 0;
+  const webhookRoutes: RouteEntry[] = [];
 
   const send = async (role: ARole, method: string, url: string, hx: boolean) => {
     const c = clients[role];
@@ -267,6 +273,12 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
       continue;
     }
     const tenantAddressed = names.length > 0;
+
+    // Raw-body routes (webhooks) are driven last, below: a broken one could delete B's rows.
+    if (isWebhookPath(route.path)) {
+      webhookRoutes.push(route);
+      continue;
+    }
 
     // 1'. Link routes (`/l/<plugin>/:token`, core/links.ts) act for the token, not the session:
     //    an unknown token, or A's token with B's ids, must be 404 and change nothing. (B's own
@@ -338,6 +350,23 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
         if (res.status !== 404) violations.push(`${key}: ${role} of A answered ${res.status}, expected 404`);
         if (before !== (await fingerprint(k, volatile))) violations.push(`${key}: ${role} of A changed the database`);
       }
+    }
+  }
+  // 5. Raw-body routes (core/http/webhooks.ts) answer to a signature, not a session: a call
+  //    without one (a forged event naming B's rows, anonymous or with A's session) is refused
+  //    and changes nothing. Their per-IP counters (throttle) are expected to move.
+  for (const route of webhookRoutes) {
+    const key = `${route.method} ${route.path}`;
+    const url = fill(route.path, aValues);
+    const forged = JSON.stringify({ id: `evt_${canary}`, type: 'checkout.session.completed', workspace: B.ws.id, canary });
+    for (const who of ['anonymous', 'client_admin'] as const) {
+      const c = who === 'anonymous' ? app.client() : clients.client_admin;
+      const before = await fingerprint(k, new Set([...volatile, 'throttle']));
+      const res = await c.request(route.method, url, { body: route.method === 'GET' ? undefined : forged, headers: { 'content-type': 'application/json' } });
+      requests++;
+      if (res.status < 400 || res.status >= 500) violations.push(`${key}: ${who} without a signature answered ${res.status}, expected 4xx`);
+      if (before !== (await fingerprint(k, new Set([...volatile, 'throttle'])))) violations.push(`${key}: ${who} without a signature changed the database`);
+      if (leaks(res.text, res.location)) violations.push(`${key}: ${who} saw B's canary`);
     }
   }
   // 4. Who sees an audit event (issue 13): every event a person of A can see in A's activity

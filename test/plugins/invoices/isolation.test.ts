@@ -13,10 +13,12 @@ import { issueCreditNote } from '../../../plugins/invoices/credit-notes.ts';
 import { createTemplate, runPeriod } from '../../../plugins/invoices/recurring.ts';
 import { monthOf } from '../../../plugins/invoices/schedule.ts';
 import { runIsolationKit, type SeedContext } from '../../kit/isolation.ts';
+import { seedOnline } from './online-seed.ts';
 
 const test = suite('invoices isolation');
 
-async function seed({ kernel: k, workspace, canary, users }: SeedContext) {
+async function seed(ctx: SeedContext) {
+  const { kernel: k, workspace, canary, users } = ctx;
   const deps: InvoicesDeps = { db: k.db, audit: k.audit, events: k.events, storage: k.storage, branding: k.branding, notifications: k.notifications, approvables: k.approvables, clock: k.clock, logger: pino({ level: 'silent' }), settings: settingsSchema.parse({ paymentDetails: `IBAN ${canary}` }) };
   const ws = { id: workspace.id, slug: workspace.slug, name: workspace.name };
   const actor = { actorId: users.staff };
@@ -41,7 +43,7 @@ async function seed({ kernel: k, workspace, canary, users }: SeedContext) {
   });
   await k.db('invoices_templates').where({ id: templateId }).update({ next_index: 0, next_at: 0 });
   await runPeriod(deps, ws.id, templateId, k.clock.now());
-  return { invoiceId, paymentId, creditNoteId, templateId };
+  return { invoiceId, paymentId, creditNoteId, templateId, ...(await seedOnline(ctx, invoiceId)) };
 }
 
 test('every route x method x role with invoices: A acting on B gets 404, changes nothing, never sees B', async () => {
