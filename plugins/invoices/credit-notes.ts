@@ -11,7 +11,7 @@ import { AtriumError, newId, transaction, type Db, type Trx } from '../../core/i
 import { formatMoney, formatQuantity, formatRate, invoiceTotals, type TaxMode } from './money.ts';
 import { formatNumber, seriesKey, takeNumber } from './numbering.ts';
 import { renderInvoicePdf, type InvoicePdf } from './pdf.ts';
-import { OPEN, Refusal, dayIn, findInvoiceRow, linesOf, owedOf, statusAfterPayment, type Actor, type DraftLine, type InvoiceRow, type InvoicesDeps, type Status, type Ws } from './service.ts';
+import { OPEN, Refusal, dayIn, findInvoiceRow, linesOf, owedOf, pdfLines, statusAfterPayment, type Actor, type DraftLine, type InvoiceRow, type InvoicesDeps, type Status, type Ws } from './service.ts';
 
 /** Statuses an invoice can be credited in: issued and not void (a paid one too: the firm then refunds). */
 export const CREDITABLE: readonly Status[] = [...OPEN, 'paid'];
@@ -132,14 +132,7 @@ export async function creditPdfModel(deps: Pick<InvoicesDeps, 'branding' | 'sett
     secondDate: { label: 'Credits invoice', value: inv.number ?? '' },
     currency: cn.currency,
     taxLabel: 'Tax',
-    lines: lines.map((l) => ({
-      description: l.description,
-      quantity: formatQuantity(l.quantity),
-      unitPrice: amount(l.unitPrice),
-      taxRate: `${formatRate(l.taxRate)}%`,
-      discount: l.discount ? `${formatRate(l.discount)}%` : '',
-      amount: amount(inv.tax_mode === 'inclusive' ? l.total : l.net),
-    })),
+    lines: pdfLines(lines, inv.tax_mode, amount),
     totals: rows,
     paymentDetails: '',
     notes: `Reason: ${cn.reason}\nThis credit note reduces what is owed on invoice ${inv.number ?? ''} by ${money(cn.total)}.`,

@@ -6,6 +6,7 @@
 // stored one's SHA-256. A draft's preview says "DRAFT — not issued" in its title, under the band
 // and across every page, and has no number.
 import type { PDFFont, PDFPage } from 'pdf-lib';
+import { encodable, rgbOf, wrap } from './pdf-text.ts';
 
 let lib: typeof import('pdf-lib') | undefined;
 const pdfLib = async () => (lib ??= await import('pdf-lib'));
@@ -42,49 +43,6 @@ export const DRAFT_MARK = 'DRAFT \u2014 not issued';
 
 const A4 = { width: 595.28, height: 841.89 };
 const MARGIN = 48;
-
-function rgbOf(hex: string): [number, number, number] {
-  const n = (i: number) => Number.parseInt(hex.slice(i, i + 2), 16) / 255;
-  return /^#[0-9a-fA-F]{6}$/.test(hex) ? [n(1), n(3), n(5)] : [0.12, 0.31, 0.47];
-}
-
-/** Text the standard fonts can encode (WinAnsi); anything else becomes '?'. */
-function encodable(font: PDFFont, s: string): string {
-  let out = '';
-  for (const ch of s.replace(/[\r\n\t]+/g, ' ')) {
-    try {
-      font.encodeText(ch);
-      out += ch;
-    } catch {
-      out += '?';
-    }
-  }
-  return out;
-}
-
-/** `text` broken into lines no wider than `width`. */
-function wrap(font: PDFFont, size: number, text: string, width: number): string[] {
-  const out: string[] = [];
-  for (const para of text.split('\n')) {
-    let line = '';
-    for (const word of encodable(font, para).split(' ')) {
-      const next = line ? `${line} ${word}` : word;
-      if (font.widthOfTextAtSize(next, size) <= width || !line) line = next;
-      else {
-        out.push(line);
-        line = word;
-      }
-      while (font.widthOfTextAtSize(line, size) > width && line.length > 1) {
-        let cut = line.length - 1;
-        while (cut > 1 && font.widthOfTextAtSize(line.slice(0, cut), size) > width) cut--;
-        out.push(line.slice(0, cut));
-        line = line.slice(cut);
-      }
-    }
-    out.push(line);
-  }
-  return out;
-}
 
 export async function renderInvoicePdf(inv: InvoicePdf): Promise<Uint8Array> {
   const { PDFDocument, StandardFonts, rgb, degrees } = await pdfLib();

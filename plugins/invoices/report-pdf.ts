@@ -4,6 +4,7 @@
 // continue on the next page with their header, notes. The dates in the metadata are given by the
 // caller, so the same input gives the same bytes.
 import type { PDFDocument, PDFFont, PDFPage, RGB } from 'pdf-lib';
+import { encodable, rgbOf, wrap } from './pdf-text.ts';
 
 let lib: typeof import('pdf-lib') | undefined;
 const pdfLib = async () => (lib ??= await import('pdf-lib'));
@@ -26,25 +27,6 @@ export interface Column {
   align?: 'left' | 'right';
 }
 
-function rgbOf(hex: string): [number, number, number] {
-  const n = (i: number) => Number.parseInt(hex.slice(i, i + 2), 16) / 255;
-  return /^#[0-9a-fA-F]{6}$/.test(hex) ? [n(1), n(3), n(5)] : [0.12, 0.31, 0.47];
-}
-
-/** Text the standard fonts can encode (WinAnsi); anything else becomes '?'. */
-function encodable(font: PDFFont, s: string): string {
-  let out = '';
-  for (const ch of s.replace(/[\r\n\t]+/g, ' ')) {
-    try {
-      font.encodeText(ch);
-      out += ch;
-    } catch {
-      out += '?';
-    }
-  }
-  return out;
-}
-
 /** `text` cut to fit `width`, with an ellipsis when it had to be cut. */
 function fit(font: PDFFont, size: number, text: string, width: number): string {
   const t = encodable(font, text);
@@ -52,30 +34,6 @@ function fit(font: PDFFont, size: number, text: string, width: number): string {
   let cut = t.length;
   while (cut > 0 && font.widthOfTextAtSize(`${t.slice(0, cut)}...`, size) > width) cut--;
   return `${t.slice(0, cut)}...`;
-}
-
-/** `text` broken into lines no wider than `width` (long words are cut). */
-function wrap(font: PDFFont, size: number, text: string, width: number): string[] {
-  const out: string[] = [];
-  for (const para of text.split('\n')) {
-    let line = '';
-    for (const word of encodable(font, para).split(' ')) {
-      const next = line ? `${line} ${word}` : word;
-      if (font.widthOfTextAtSize(next, size) <= width || !line) line = next;
-      else {
-        out.push(line);
-        line = word;
-      }
-      while (font.widthOfTextAtSize(line, size) > width && line.length > 1) {
-        let cut = line.length - 1;
-        while (cut > 1 && font.widthOfTextAtSize(line.slice(0, cut), size) > width) cut--;
-        out.push(line.slice(0, cut));
-        line = line.slice(cut);
-      }
-    }
-    out.push(line);
-  }
-  return out;
 }
 
 export class ReportPdf {

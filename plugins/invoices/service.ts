@@ -260,6 +260,23 @@ export function pdfBind(invoiceId: string): string {
 }
 
 /** What the PDF shows for an issued invoice (its rows as stored: rendering again gives the same bytes), or a draft's preview. */
+/** Lines as the PDF prints them (an invoice's and a credit note's): the amount column is the net
+ *  under exclusive tax and the total under inclusive tax, as the editor shows it. */
+export function pdfLines(
+  lines: Array<{ description: string; quantity: number; unitPrice: number; taxRate: number; discount: number; net: number; total: number }>,
+  taxMode: string,
+  amount: (minor: number) => string,
+): InvoicePdf['lines'] {
+  return lines.map((l) => ({
+    description: l.description,
+    quantity: formatQuantity(l.quantity),
+    unitPrice: amount(l.unitPrice),
+    taxRate: `${formatRate(l.taxRate)}%`,
+    discount: l.discount ? `${formatRate(l.discount)}%` : '',
+    amount: amount(taxMode === 'inclusive' ? l.total : l.net),
+  }));
+}
+
 export async function pdfModel(deps: InvoicesDeps, db: Db | Trx, ws: { id: string; name: string }, inv: InvoiceRow, lines: LineRow[]): Promise<InvoicePdf> {
   const brand = await deps.branding.get(db);
   const money = (m: number) => formatMoney(m, inv.currency);
@@ -280,14 +297,7 @@ export async function pdfModel(deps: InvoicesDeps, db: Db | Trx, ws: { id: strin
     dueDay: inv.due_at !== null ? dayIn(inv.due_at, brand.timeZone) : inv.terms_days ? `${inv.terms_days} days after issue` : 'On receipt',
     currency: inv.currency,
     taxLabel: 'Tax',
-    lines: lines.map((l) => ({
-      description: l.description,
-      quantity: formatQuantity(l.quantity),
-      unitPrice: amount(l.unitPrice),
-      taxRate: `${formatRate(l.taxRate)}%`,
-      discount: l.discount ? `${formatRate(l.discount)}%` : '',
-      amount: amount(inv.tax_mode === 'inclusive' ? l.total : l.net),
-    })),
+    lines: pdfLines(lines, inv.tax_mode, amount),
     totals: rows,
     paymentDetails: inv.payment_details,
     notes: inv.notes,
