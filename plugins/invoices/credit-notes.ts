@@ -11,7 +11,7 @@ import { AtriumError, newId, transaction, type Db, type Trx } from '../../core/i
 import { formatMoney, formatQuantity, formatRate, invoiceTotals, type TaxMode } from './money.ts';
 import { formatNumber, seriesKey, takeNumber } from './numbering.ts';
 import { renderInvoicePdf, type InvoicePdf } from './pdf.ts';
-import { OPEN, Refusal, dayIn, findInvoiceRow, linesOf, owedOf, pdfLines, statusAfterPayment, type Actor, type DraftLine, type InvoiceRow, type InvoicesDeps, type Status, type Ws } from './service.ts';
+import { OPEN, Refusal, dayIn, findInvoiceRow, lineFields, linesOf, owedOf, pdfLines, statusAfterPayment, type Actor, type DraftLine, type InvoiceRow, type InvoicesDeps, type Status, type Ws } from './service.ts';
 
 /** Statuses an invoice can be credited in: issued and not void (a paid one too: the firm then refunds). */
 export const CREDITABLE: readonly Status[] = [...OPEN, 'paid'];
@@ -83,15 +83,7 @@ export async function creditLinesOf(db: Db | Trx, workspaceId: string, creditNot
   const rows = (await db('invoices_credit_lines').where({ workspace_id: workspaceId, credit_note_id: creditNoteId }).orderBy('position')) as Array<Record<string, unknown>>;
   return rows.map((r) => ({
     invoiceLineId: r.invoice_line_id == null ? null : String(r.invoice_line_id),
-    position: Number(r.position),
-    description: String(r.description),
-    quantity: Number(r.quantity),
-    unitPrice: Number(r.unit_price),
-    taxRate: Number(r.tax_rate),
-    discount: Number(r.discount),
-    net: Number(r.net),
-    tax: Number(r.tax),
-    total: Number(r.total),
+    ...lineFields(r),
   }));
 }
 

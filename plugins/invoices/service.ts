@@ -148,19 +148,24 @@ export async function findInvoiceRow(db: Db | Trx, workspaceId: string, id: stri
   return r ? normInvoice(r) : undefined;
 }
 
+/** The columns an invoice line and a credit-note line share, read from a row. */
+export const lineFields = (r: Record<string, unknown>) => ({
+  position: Number(r.position),
+  description: String(r.description),
+  quantity: Number(r.quantity),
+  unitPrice: Number(r.unit_price),
+  taxRate: Number(r.tax_rate),
+  discount: Number(r.discount),
+  net: Number(r.net),
+  tax: Number(r.tax),
+  total: Number(r.total),
+});
+
 export async function linesOf(db: Db | Trx, workspaceId: string, invoiceId: string): Promise<LineRow[]> {
   const rows = (await db('invoices_lines').where({ workspace_id: workspaceId, invoice_id: invoiceId }).orderBy('position')) as Array<Record<string, unknown>>;
   return rows.map((r) => ({
     id: String(r.id),
-    position: Number(r.position),
-    description: String(r.description),
-    quantity: Number(r.quantity),
-    unitPrice: Number(r.unit_price),
-    taxRate: Number(r.tax_rate),
-    discount: Number(r.discount),
-    net: Number(r.net),
-    tax: Number(r.tax),
-    total: Number(r.total),
+    ...lineFields(r),
   }));
 }
 
