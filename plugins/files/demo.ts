@@ -10,7 +10,7 @@ import { crc32, deflateSync } from 'node:zlib';
 import { AtriumError, newId, transaction, type DemoContext, type DemoPerson, type DemoWorkspace, type Trx } from '../../core/index.ts';
 import { bindFor } from './download.ts';
 import { createFolder, deliver, notifyClientUpload, recordDownloads, recordVersion, type FilesDeps } from './service.ts';
-import { sniff, SNIFF_BYTES } from './sniff.ts';
+import { sniff, SNIFF_BYTES } from '../../core/index.ts';
 
 type Area = 'shared' | 'internal';
 interface DemoFile {

@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import type { ZipArchive as ZipArchiveType } from 'archiver';
 import { contentDisposition, zipEntryName, type Db, type OpenedBlob, type StorageService, type Trx } from '../../core/index.ts';
 import type { FileRow, VersionRow } from './repo.ts';
-import { COMPRESSED } from './sniff.ts';
+import { COMPRESSED } from '../../core/index.ts';
 
 /** Headers for any response carrying file bytes. */
 export function fileHeaders(res: Response, name: string, type: string, kind: 'attachment' | 'inline' = 'attachment'): void {

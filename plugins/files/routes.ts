@@ -27,8 +27,8 @@ import {
 } from './repo.ts';
 import { createFolder, deliver, nameKey, notifyClientUpload, recordDownloads, recordVersion, type FilesDeps, type UploadedFile } from './service.ts';
 import type { FilesSettings } from './settings.ts';
-import { THUMBNAIL, ACCEPTED_EXTENSIONS } from './sniff.ts';
-import { formatBytes, receiveUpload, type IncomingFile, type UploadProblem } from './upload.ts';
+import { THUMBNAIL, ACCEPTED_EXTENSIONS } from '../../core/index.ts';
+import { formatBytes, receiveUpload, type IncomingFile, type UploadProblem } from '../../core/index.ts';
 
 const SCRIPT = readFileSync(new URL('./assets/files.js', import.meta.url));
 const SORTS = { name: 'name_key', size: 'size', updated: 'updated_at' } as const;

@@ -7,8 +7,10 @@
 import busboy from 'busboy';
 import type { Request } from 'express';
 import { PassThrough, type Readable } from 'node:stream';
-import { AtriumError, normaliseName, type StorageService, type StoredBlob } from '../../core/index.ts';
-import { SNIFF_BYTES, sniff } from './sniff.ts';
+import { AtriumError } from '../errors.ts';
+import { normaliseName } from '../names.ts';
+import type { StorageService, StoredBlob } from '../storage/index.ts';
+import { SNIFF_BYTES, sniff } from '../sniff.ts';
 
 export interface IncomingFile {
   /** The name as given, cleaned by the kernel's name rule (no path, controls, bidi or zero-width characters). */
