@@ -97,11 +97,15 @@ export class AuditSubjects {
   }
 
   /**
-   * The rows of `audit_events as e` this viewer may see, as one where() group. Firm owners and
+   * The rows of `audit_events as e` this viewer may see, as one where() group (`alias` names another
+   * table with the same three columns, subject_type, subject_id and workspace_id: a thread about a
+   * subject is listed to whoever may read its subject, by the same rule). Firm owners and
    * admins (manage all) see every row; anyone else sees an event only when its subject type is
    * declared and its subject passes the declared test. Nothing passes -> `1 = 0`.
    */
-  filter(viewer: AuditViewer): (qb: Knex.QueryBuilder) => void {
+  filter(viewer: AuditViewer, alias = 'e'): (qb: Knex.QueryBuilder) => void {
+    if (!/^[a-z][a-z0-9_]*$/.test(alias)) throw new Error(`audit filter: bad alias ${alias}`);
+    const e = alias;
     const { ability } = viewer;
     if (ability.can('manage', 'all')) return () => {};
     const rules = [...this.rules];
@@ -112,14 +116,14 @@ export class AuditSubjects {
           if (rule.visible) {
             const ids = rule.visible(viewer);
             this.orWhere(function (this: Knex.QueryBuilder) {
-              this.where('e.subject_type', type).whereIn('e.subject_id', ids);
+              this.where(`${e}.subject_type`, type).whereIn(`${e}.subject_id`, ids);
             });
             continue;
           }
           const [action, subject] = rule.read!;
           if (!rule.rowsTable) {
             // A type as a whole (the workspace, its members, its log): no row to test.
-            if (ability.can(action, subject)) this.orWhere('e.subject_type', type);
+            if (ability.can(action, subject)) this.orWhere(`${e}.subject_type`, type);
             continue;
           }
           const cond = rowConditionFor(ability, action, subject);
@@ -127,27 +131,27 @@ export class AuditSubjects {
           const table = rule.rowsTable;
           const via = rule.via;
           this.orWhere(function (this: Knex.QueryBuilder) {
-            this.where('e.subject_type', type).whereExists(function (this: Knex.QueryBuilder) {
+            this.where(`${e}.subject_type`, type).whereExists(function (this: Knex.QueryBuilder) {
               if (via) {
                 this.select(1)
                   .from(`${via.table} as av`)
                   .join(`${table} as s`, function (this: Knex.JoinClause) {
                     this.on('s.id', '=', `av.${via.column}`).andOn('s.workspace_id', '=', 'av.workspace_id');
                   })
-                  .whereRaw('av.id = e.subject_id')
-                  .andWhereRaw('av.workspace_id = e.workspace_id');
+                  .whereRaw(`av.id = ${e}.subject_id`)
+                  .andWhereRaw(`av.workspace_id = ${e}.workspace_id`);
               } else {
-                this.select(1).from(`${table} as s`).whereRaw('s.id = e.subject_id');
+                this.select(1).from(`${table} as s`).whereRaw(`s.id = ${e}.subject_id`);
               }
               // The event's own workspace: one viewer's filter also serves a feed across several.
-              this.andWhereRaw('s.workspace_id = e.workspace_id').modify(accessibleBy(ability, action, subject, (c) => `s.${c}`));
+              this.andWhereRaw(`s.workspace_id = ${e}.workspace_id`).modify(accessibleBy(ability, action, subject, (c) => `s.${c}`));
             });
           });
           // An event about "all of them" (no subject id, e.g. a zip of a selection) only for
           // those whose right on the subject has no condition at all.
           if (cond.operator === 'and' && Array.isArray(cond.value) && cond.value.length === 0) {
             this.orWhere(function (this: Knex.QueryBuilder) {
-              this.where('e.subject_type', type).whereNull('e.subject_id');
+              this.where(`${e}.subject_type`, type).whereNull(`${e}.subject_id`);
             });
           }
         }

@@ -128,7 +128,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     // "Waiting on you" cards, once register has told us whether any plugin contributes items.
     if (services.waiting.enabled) navigation.addWidgets('core', waitingWidgets(services.waiting), undefined);
     const deps: HttpDeps = {
-      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, jobs: services.jobs, approvables: services.approvables, waiting: services.waiting, payments: services.payments, views, navigation, plugins, migrationSets,
+      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, jobs: services.jobs, approvables: services.approvables, waiting: services.waiting, payments: services.payments, threads: services.threads, views, navigation, plugins, migrationSets,
       evidence: services.evidence,
       assetVersion: `${KERNEL_VERSION}-${views.assetFingerprint([fileURLToPath(new URL('./assets', import.meta.url))])}`,
       // Each plugin's demo hook with its own context, for core/demo.ts (/setup and `atrium demo:seed`).

@@ -22,6 +22,7 @@ import type { ApprovableRegistry } from './approvables.ts';
 import type { WaitingRegistry } from './waiting.ts';
 import type { EvidenceRegistry } from './evidence.ts';
 import type { PaymentRegistry } from './payments.ts';
+import type { SubjectThreads } from './threads.ts';
 import { AtriumError } from './errors.ts';
 
 /** Typed token: a symbol whose description names its owner (`core:db`, `files:storage`). */
@@ -54,6 +55,8 @@ export const Tokens = {
   Evidence: token<EvidenceRegistry>('core:evidence'),
   /** Payment providers and what they pay (core/payments.ts): Stripe and the like, and invoices. */
   Payments: token<PaymentRegistry>('core:payments'),
+  /** Subject threads: the discussion of any subject (core/threads.ts). */
+  Threads: token<SubjectThreads>('core:threads'),
 } as const;
 
 type Provider<T> = { useValue: T } | { useFactory: (c: Container) => T };

@@ -48,5 +48,6 @@ export { PERSON_ID } from './permissions.ts';
 export { afterKey, mergeSorted, pagedByTime, type EvidenceRegistry, type EvidenceProvider, type EvidenceItem, type Evidence, type EvidenceQuery, type EvidenceViewer, type TimeKey } from './evidence.ts';
 export { startOfDay, formatDay, formatExact } from './time.ts';
 export { KERNEL_VERSION } from './version.ts';
+export type { SubjectThreads, SubjectThreadProvider, ThreadSubject } from './threads.ts';
 export { receiveUpload, cleanName, formatBytes, type IncomingFile, type UploadProblem, type UploadLimits, type UploadResult, type Target as UploadTarget } from './http/upload.ts';
 export { sniff, SNIFF_BYTES, COMPRESSED, THUMBNAIL, ACCEPTED_EXTENSIONS, extensionOf, type SniffResult } from './sniff.ts';

@@ -8,6 +8,8 @@ export interface NavLink {
   label: string;
   href: string;
   current: boolean;
+  /** A count loaded after the page (`href` answers the number) and refreshed on the live `event`. */
+  badge?: { href: string; event: string; label: string };
 }
 
 interface OwnedNav extends NavItem {
@@ -42,7 +44,8 @@ export class NavigationRegistry {
       if (item.can && !ability.can(item.can[0], item.can[1])) continue;
       const href = item.path === '/' ? `${base}/` : `${base}${item.path}`;
       const current = item.path === '/' ? currentPath === `${base}/` || currentPath === base : currentPath.startsWith(href);
-      out.push({ label: item.label, href, current });
+      const badge = item.badge ? { href: `${base}${item.badge.path}`, event: item.badge.event, label: item.badge.label } : undefined;
+      out.push({ label: item.label, href, current, ...(badge ? { badge } : {}) });
     }
     return out;
   }

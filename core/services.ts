@@ -21,6 +21,7 @@ import { LinkService } from './links.ts';
 import { Container, Tokens } from './container.ts';
 import { JobRunner } from './jobs.ts';
 import { ApprovableRegistry } from './approvables.ts';
+import { SubjectThreads } from './threads.ts';
 import { WaitingRegistry } from './waiting.ts';
 import { EvidenceRegistry } from './evidence.ts';
 import { PaymentRegistry } from './payments.ts';
@@ -61,6 +62,8 @@ export interface Services {
   evidence: EvidenceRegistry;
   /** Payment providers (checkout, webhook confirmation, refund) and payable kinds (core/payments.ts). */
   payments: PaymentRegistry;
+  /** Subject threads: the discussion of any subject, provided by one plugin (core/threads.ts). */
+  threads: SubjectThreads;
 }
 
 import { createDb } from './db/index.ts';
@@ -114,6 +117,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     waiting,
     evidence: new EvidenceRegistry(),
     payments: new PaymentRegistry(),
+    threads: new SubjectThreads(permissions),
     storage: new StorageService(config, createBlobStore(config), clock, logger),
   };
 }
@@ -140,4 +144,5 @@ export function provideServices(container: Container, s: Services): void {
   container.provide(Tokens.Waiting, { useValue: s.waiting });
   container.provide(Tokens.Evidence, { useValue: s.evidence });
   container.provide(Tokens.Payments, { useValue: s.payments });
+  container.provide(Tokens.Threads, { useValue: s.threads });
 }

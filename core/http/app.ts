@@ -167,6 +167,7 @@ export function createApp(deps: HttpDeps, pluginMounts: PluginMount[]): express.
     };
     ctx.render = (view, model = {}, opts = {}) => render(deps, req, res, view, model, opts);
     ctx.subjectActions = (subject, row) => (ctx.workspace ? deps.navigation.actionsFor(subject, ctx.ability, ctx.workspace.slug, row) : []);
+    ctx.subjectThread = (type, id) => (ctx.workspace ? deps.threads.panel(ctx.ability, ctx.workspace.slug, type, id) : undefined);
     next();
   });
 

@@ -42,6 +42,8 @@ export interface RequestContext {
   actor(): Pick<AuditEntry, 'actorId' | 'ip' | 'userAgent'>;
   /** Actions other plugins offer on this row of `subject` ("Request approval" on a file), as links. */
   subjectActions(subject: string, row: { id: string } & Record<string, unknown>): Array<{ label: string; href: string }>;
+  /** The discussion of this subject, when a plugin provides discussions and this reader may read them: render `{{> core/subject-thread thread=…}}`. */
+  subjectThread(subjectType: string, subjectId: string): { href: string } | undefined;
   /** Queue a one-time message shown on the next page. */
   flash(kind: 'success' | 'info' | 'error', text: string): Promise<void>;
 }

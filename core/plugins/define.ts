@@ -46,6 +46,12 @@ const navSchema = z.strictObject({
   path: z.string().regex(/^\/[A-Za-z0-9/_-]*$/),
   can: ability.optional(),
   order: z.number().optional(),
+  /**
+   * A count beside the label (unread messages), fetched after the page is shown so no page view
+   * pays a query for it: `path` (under the area root) answers the number as text, and it is
+   * fetched again whenever the live event `event` reaches the person's open pages.
+   */
+  badge: z.strictObject({ path: z.string().regex(/^\/[A-Za-z0-9/_-]*$/), event: z.string().regex(/^[a-z][a-z0-9_-]{0,63}$/), label: z.string().min(1).max(40) }).optional(),
 });
 
 /**
