@@ -43,8 +43,11 @@ export interface AuditSubjectRule {
   table?: string;
   /** The event's subject_id is a row of `via.table` whose `via.column` is the subject's id. */
   via?: { table: string; column: string };
-  /** A query selecting the ids of the subjects this viewer may read (one column). */
-  visible?: (viewer: AuditViewer) => Knex.QueryBuilder;
+  /**
+   * A query selecting the ids of the subjects this viewer may read (one column). `subjects` is
+   * the registry itself, for a rule that depends on other subjects' rules (a thread about a file).
+   */
+  visible?: (viewer: AuditViewer, subjects: AuditSubjects) => Knex.QueryBuilder;
   /** The subject's page under the workspace, with `:id` (e.g. `/files/f/:id`; with `via`, the parent's id). */
   path?: string;
   /** The subject's column that names it in activity sentences (`name`, `title`). */
@@ -59,7 +62,7 @@ export const auditRuleSchema = z
     read: z.tuple([z.string().min(1), z.string().regex(/^[A-Z][A-Za-z0-9]*$/)]).optional(),
     table: ident.optional(),
     via: z.strictObject({ table: ident, column: ident }).optional(),
-    visible: z.custom<(v: AuditViewer) => Knex.QueryBuilder>((v) => typeof v === 'function', 'must be a function').optional(),
+    visible: z.custom<(v: AuditViewer, subjects: AuditSubjects) => Knex.QueryBuilder>((v) => typeof v === 'function', 'must be a function').optional(),
     path: z.string().regex(/^\/[A-Za-z0-9/_-]*:id[A-Za-z0-9/_-]*$/, 'must be a path under the workspace with :id').optional(),
     label: ident.optional(),
     noun: z.string().min(1).max(40).optional(),
@@ -88,6 +91,11 @@ export class AuditSubjects {
     }
   }
 
+  /** Which plugin declared the rule of `type`. */
+  ownerOf(type: string): string | undefined {
+    return this.rules.get(type)?.owner;
+  }
+
   get(type: string): (Entry & AuditSubjectRule) | undefined {
     return this.rules.get(type);
   }
@@ -103,18 +111,19 @@ export class AuditSubjects {
    * admins (manage all) see every row; anyone else sees an event only when its subject type is
    * declared and its subject passes the declared test. Nothing passes -> `1 = 0`.
    */
-  filter(viewer: AuditViewer, alias = 'e'): (qb: Knex.QueryBuilder) => void {
+  filter(viewer: AuditViewer, alias = 'e', only?: (type: string) => boolean): (qb: Knex.QueryBuilder) => void {
     if (!/^[a-z][a-z0-9_]*$/.test(alias)) throw new Error(`audit filter: bad alias ${alias}`);
     const e = alias;
     const { ability } = viewer;
     if (ability.can('manage', 'all')) return () => {};
-    const rules = [...this.rules];
+    const rules = [...this.rules].filter(([type]) => !only || only(type));
+    const registry = this;
     return (qb) => {
       qb.where(function (this: Knex.QueryBuilder) {
         this.whereRaw('1 = 0');
         for (const [type, rule] of rules) {
           if (rule.visible) {
-            const ids = rule.visible(viewer);
+            const ids = rule.visible(viewer, registry);
             this.orWhere(function (this: Knex.QueryBuilder) {
               this.where(`${e}.subject_type`, type).whereIn(`${e}.subject_id`, ids);
             });

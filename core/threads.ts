@@ -9,7 +9,7 @@
 // the subject's page and its events can never disagree. A subject type can carry a thread when
 // that rule names its table, its label column and its page (`path`).
 import type { Knex } from 'knex';
-import type { AuditViewer } from './audit-visibility.ts';
+import type { AuditSubjects, AuditViewer } from './audit-visibility.ts';
 import type { Db, Trx } from './db/index.ts';
 import { AtriumError } from './errors.ts';
 import { accessibleBy, type AppAbility, type PermissionRegistry } from './permissions.ts';
@@ -45,6 +45,28 @@ export interface ThreadSubject {
   noun: string;
 }
 
+/** Whether a subject type's audit rule lets it carry a thread: a table, a label and a page. */
+function carriesThread(audit: AuditSubjects, type: string): boolean {
+  const rule = audit.get(type);
+  return Boolean(rule && rule.rowsTable && rule.label && rule.path && !rule.via);
+}
+
+/**
+ * A where() group for a list of threads (`alias` with subject_type, subject_id, workspace_id):
+ * rows about no subject, and rows about a subject the viewer may read. The provider's own types
+ * (`provider`, its plugin id) never carry threads, so a rule may call this from its own `visible`.
+ */
+export function readableThreads(audit: AuditSubjects, viewer: AuditViewer, alias: string, provider: string): (qb: Knex.QueryBuilder) => void {
+  const bySubject = audit.filter(viewer, alias, (type) => audit.ownerOf(type) !== provider && carriesThread(audit, type));
+  return (qb) => {
+    qb.where(function (this: Knex.QueryBuilder) {
+      this.whereNull(`${alias}.subject_type`).orWhere(function (this: Knex.QueryBuilder) {
+        this.modify(bySubject);
+      });
+    });
+  };
+}
+
 export class SubjectThreads {
   private provider: (SubjectThreadProvider & { owner: string }) | undefined;
 
@@ -66,8 +88,7 @@ export class SubjectThreads {
 
   /** Whether a subject type can carry a thread: its audit rule names a table, a label and a page. */
   supports(type: string): boolean {
-    const rule = this.audit.get(type);
-    return Boolean(rule && rule.rowsTable && rule.label && rule.path && !rule.via);
+    return carriesThread(this.audit, type) && this.audit.ownerOf(type) !== this.provider?.owner;
   }
 
   /** The types that can carry a thread (for the isolation kit and the docs). */
@@ -95,7 +116,7 @@ export class SubjectThreads {
     const rule = this.audit.get(type)!;
     const q = viewer.db(`${rule.rowsTable} as s`).where('s.id', id).andWhere('s.workspace_id', viewer.workspaceId).select(`s.${rule.label} as label`).first();
     if (!viewer.ability.can('manage', 'all')) {
-      if (rule.visible) q.whereIn('s.id', rule.visible(viewer));
+      if (rule.visible) q.whereIn('s.id', rule.visible(viewer, this.audit));
       else q.modify(accessibleBy(viewer.ability, rule.read![0], rule.read![1], (c) => `s.${c}`));
     }
     const row = (await q) as { label: unknown } | undefined;
@@ -108,14 +129,7 @@ export class SubjectThreads {
    * rows about no subject, and rows about a subject the viewer may read.
    */
   readable(viewer: AuditViewer, alias: string): (qb: Knex.QueryBuilder) => void {
-    const bySubject = this.audit.filter(viewer, alias);
-    return (qb) => {
-      qb.where(function (this: Knex.QueryBuilder) {
-        this.whereNull(`${alias}.subject_type`).orWhere(function (this: Knex.QueryBuilder) {
-          this.modify(bySubject);
-        });
-      });
-    };
+    return readableThreads(this.audit, viewer, alias, this.provider?.owner ?? '');
   }
 
   /**
@@ -130,7 +144,7 @@ export class SubjectThreads {
         this.on('m.user_id', '=', 'u.id').andOn('m.workspace_id', '=', db.raw('?', [workspaceId]));
       })
       .join('workspaces as w', 'w.id', db.raw('?', [workspaceId]))
-      .whereNull('w.archived_at')
+      .andWhere('w.archived', false)
       .andWhere('u.disabled', false)
       .andWhere(function (this: Knex.QueryBuilder) {
         this.whereNotNull('m.id').orWhereIn('u.firm_role', ['owner', 'admin']);

@@ -34,6 +34,8 @@ export interface UploadLimits {
   quotaLeft: number;
   maxFiles: number;
   maxFields: number;
+  /** The plugin the blobs belong to (their binding: `<plugin>:<fileId>:<versionId>`); default `files`. */
+  plugin?: string;
 }
 
 /** Decides, when a file part starts, which file and version it becomes (same name = new version). */
@@ -193,7 +195,7 @@ export function receiveUpload(req: Request, storage: StorageService, limits: Upl
         stream.once('limit', () => whole.destroy(new AtriumError('ATR_TOO_LARGE', 'file size limit', { status: 413 })));
         active.add(whole);
         try {
-          const blob = await storage.put(whole, { bind: `files:${t.fileId}:${t.versionId}`, limit: Math.max(0, room) });
+          const blob = await storage.put(whole, { bind: `${limits.plugin ?? 'files'}:${t.fileId}:${t.versionId}`, limit: Math.max(0, room) });
           bytesSoFar += blob.size;
           files.push({ name, contentType: verdict.contentType, blob, fileId: t.fileId, versionId: t.versionId });
         } catch (err) {

@@ -37,6 +37,7 @@ const STROKE: Record<string, string> = {
   more: '<path d="M6 12h.01M12 12h.01M18 12h.01"/>',
   restore: '<path d="M9 13.5 4.5 9 9 4.5M4.5 9h10a5.5 5.5 0 0 1 0 11H11"/>',
   archive: '<rect x="3.5" y="4.5" width="17" height="4" rx="1"/><path d="M5 8.5V19a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1V8.5M10 12.5h4"/>',
+  message: '<path d="M4 5.5A1.5 1.5 0 0 1 5.5 4h13A1.5 1.5 0 0 1 20 5.5v9a1.5 1.5 0 0 1-1.5 1.5H10l-4.5 4v-4h0A1.5 1.5 0 0 1 4 14.5z"/>',
   send: '<path d="M20.5 3.5 10 14M20.5 3.5 14 20.5l-4-6.5-6.5-4z"/>',
 };
 
