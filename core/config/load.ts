@@ -45,6 +45,7 @@ export const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number
   ATRIUM_SMTP_USER: { path: ['mail', 'smtp', 'user'], type: 'string' },
   ATRIUM_SMTP_PASS: { path: ['mail', 'smtp', 'pass'], type: 'string' },
   ATRIUM_INBOUND_ENABLED: { path: ['inbound', 'enabled'], type: 'boolean' },
+  ATRIUM_INBOUND_LISTEN: { path: ['inbound', 'listen'], type: 'boolean' },
   ATRIUM_INBOUND_HOST: { path: ['inbound', 'host'], type: 'string' },
   ATRIUM_INBOUND_PORT: { path: ['inbound', 'port'], type: 'number' },
   ATRIUM_INBOUND_DOMAIN: { path: ['inbound', 'domain'], type: 'string' },

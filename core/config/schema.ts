@@ -104,6 +104,11 @@ export const configSchema = z.strictObject({
   inbound: z
     .strictObject({
       enabled: z.boolean().default(false),
+      /**
+       * Run the SMTP listener in this process. Every process issues reply addresses when enabled;
+       * with several processes on one host, let one listen (false on the others).
+       */
+      listen: z.boolean().default(true),
       /** Interface the listener binds: keep it on loopback or a private address the relay reaches. */
       host: z.string().min(1).default('127.0.0.1'),
       /** TCP port (0 picks a free one; the bound port is `inbound.listening.port`). */
@@ -116,7 +121,7 @@ export const configSchema = z.strictObject({
       tokenTtlDays: z.number().int().min(1).max(365).default(30),
     })
     .refine((i) => !i.enabled || i.domain !== '', { message: 'is required when inbound.enabled is true', path: ['domain'] })
-    .default({ enabled: false, host: '127.0.0.1', port: 2525, domain: '', maxBytes: 10 * 1024 * 1024, tokenTtlDays: 30 }),
+    .default({ enabled: false, listen: true, host: '127.0.0.1', port: 2525, domain: '', maxBytes: 10 * 1024 * 1024, tokenTtlDays: 30 }),
   /** Proxies whose X-Forwarded-For is believed: IPs or CIDRs. Empty: the socket address is the client. */
   trustProxy: z.array(z.string()),
   views: z.strictObject({

@@ -304,9 +304,9 @@ export class InboundMailService implements InboundService {
     return { ok: false, reason };
   }
 
-  /** Start the SMTP listener when inbound mail is enabled (boot, after plugins bootstrap). */
+  /** Start the SMTP listener when inbound mail is enabled and this process listens (boot, after plugins bootstrap). */
   async start(): Promise<void> {
-    if (!this.enabled || this.listener) return;
+    if (!this.enabled || !this.config.inbound.listen || this.listener) return;
     this.listener = await startListener(this, this.config, this.logger);
     this.logger.info({ host: this.listener.host, port: this.listener.port, domain: this.config.inbound.domain }, 'inbound mail listening');
   }
