@@ -77,6 +77,8 @@ class HandlerRefusal extends Error {
     super(reason);
   }
 }
+/** The seen mark of this Message-ID was written by a delivery racing this one. */
+class DuplicateDelivery extends Error {}
 const DUPLICATE = Symbol('duplicate');
 
 type Parsed = Awaited<ReturnType<typeof import('mailparser').simpleParser>>;
@@ -235,7 +237,14 @@ export class InboundMailService implements InboundService {
         if (messageId) {
           const message_hash = sha256Hex(messageId);
           if (await trx('inbound_seen').where({ token_id: checked.grant.id, message_hash }).first('token_id')) return DUPLICATE;
-          await trx('inbound_seen').insert({ token_id: checked.grant.id, message_hash, received_at: checked.reply.receivedAt });
+          try {
+            await trx('inbound_seen').insert({ token_id: checked.grant.id, message_hash, received_at: checked.reply.receivedAt });
+          } catch (err) {
+            // Two deliveries of the same message racing: the second insert fails on the key. (Only
+            // this insert: a handler's own unique violation is its failure, not a duplicate.)
+            if (isUniqueViolation(err)) throw new DuplicateDelivery();
+            throw err;
+          }
         }
         const out = await checked.handler.handle(trx, checked.reply);
         if (!out.ok) throw new HandlerRefusal(String(out.reason || 'refused').slice(0, 64));
@@ -245,8 +254,7 @@ export class InboundMailService implements InboundService {
       if (err instanceof HandlerRefusal) {
         return this.refuse(err.reason, { tokenHash, grant: await this.grantOf(this.db, tokenHash), stage: 'handler', messageId });
       }
-      // Two deliveries of the same message racing: the second insert of the seen mark fails.
-      if (isUniqueViolation(err)) result = DUPLICATE;
+      if (err instanceof DuplicateDelivery) result = DUPLICATE;
       else throw err;
     }
     if (result === DUPLICATE) {

@@ -183,6 +183,15 @@ test('a second delivery of the same Message-ID to the same address is accepted b
   assert.is((await posts()).filter((p: { subject_id: string }) => p.subject_id === 'thread-dup-2').length, 1);
 });
 
+test('two deliveries of the same message at once: one is posted, the other is a duplicate', async () => {
+  const address = await issue('ben', 'thread-race');
+  const raw = Buffer.from(`From: ben@northwind.example\r\nTo: ${address}\r\nSubject: Re\r\nMessage-ID: <race-1@northwind.example>\r\n\r\nRacing.\r\n`);
+  const outcomes = await Promise.all([0, 1, 2].map(() => app.kernel.inbound.receive(raw, { from: 'ben@northwind.example', to: [address] })));
+  assert.equal(outcomes.filter((o) => o.ok).length, 1, JSON.stringify(outcomes));
+  assert.equal(outcomes.filter((o) => !o.ok).map((o) => (o as { reason: string }).reason), ['duplicate', 'duplicate']);
+  assert.is((await posts()).filter((p: { subject_id: string }) => p.subject_id === 'thread-race').length, 1);
+});
+
 test('a forged From, or a forged envelope sender, is refused (550) and audited; nothing is posted', async () => {
   const address = await issue('ben', 'thread-forged');
   const before = (await posts()).length;
@@ -312,6 +321,18 @@ test('registering a handler for the same plugin and purpose twice throws', () =>
     err = e as Error & { code?: string };
   }
   assert.is(err?.code, 'ATR_INBOUND_DUPLICATE_HANDLER');
+});
+
+test('housekeeping deletes reply addresses (and their seen marks) a grace period after they expired', async () => {
+  const before = Number((await app.kernel.db('inbound_tokens').count({ n: '*' }).first())!.n);
+  assert.ok(Number((await app.kernel.db('inbound_seen').count({ n: '*' }).first())!.n) > 0);
+  assert.is(await app.kernel.inbound.sweep(7 * 86_400_000), 0, 'nothing is old enough yet');
+  clock.advance(38 * 86_400_000); // every address so far expired (30 days at most) over a week ago
+  const fresh = await issue('ben', 'thread-later');
+  const swept = await app.kernel.inbound.sweep(7 * 86_400_000);
+  assert.is(swept, before);
+  assert.is(Number((await app.kernel.db('inbound_seen').count({ n: '*' }).first())!.n), 0);
+  assert.ok(await app.kernel.db('inbound_tokens').where({ token_hash: sha256Hex(/^reply\+([a-z2-7]{52})@/.exec(fresh)![1]!) }).first(), 'a live one stays');
 });
 
 test('no token appears in any audit row or log line', async () => {
