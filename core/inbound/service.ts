@@ -163,7 +163,11 @@ export class InboundMailService implements InboundService {
    * At RCPT time (the listener): is this one of our live reply addresses? A well-formed token that
    * is unknown or expired is refused and audited here; anything else is simply not a mailbox here.
    */
-  async checkRecipient(address: string): Promise<{ ok: true } | { ok: false; reason: 'no-such-address' | 'unknown-token' | 'expired-token' }> {
+  checkRecipient(address: string): Promise<{ ok: true } | { ok: false; reason: 'no-such-address' | 'unknown-token' | 'expired-token' }> {
+    return this.track(this.checkRecipientNow(address));
+  }
+
+  private async checkRecipientNow(address: string): Promise<{ ok: true } | { ok: false; reason: 'no-such-address' | 'unknown-token' | 'expired-token' }> {
     const token = this.tokenOf(address);
     if (!token) return { ok: false, reason: 'no-such-address' };
     const tokenHash = sha256Hex(token);
@@ -180,7 +184,11 @@ export class InboundMailService implements InboundService {
   }
 
   /** A message over `inbound.maxBytes` (the listener stops reading it): audited for each address. */
-  async refuseOversized(to: string[], bytes: number): Promise<InboundOutcome> {
+  refuseOversized(to: string[], bytes: number): Promise<InboundOutcome> {
+    return this.track(this.refuseOversizedNow(to, bytes));
+  }
+
+  private async refuseOversizedNow(to: string[], bytes: number): Promise<InboundOutcome> {
     const tokens = [...new Set(to.map((a) => this.tokenOf(a)).filter((t): t is string => t !== null))];
     if (!tokens.length) return this.refuse('too-large', { stage: 'data', extra: { bytes } });
     for (const token of tokens) {
@@ -190,8 +198,12 @@ export class InboundMailService implements InboundService {
     return { ok: false, reason: 'too-large' };
   }
 
-  async receive(raw: Buffer, envelope: { from?: string; to?: string[] } = {}): Promise<InboundOutcome> {
-    const work = this.receiveNow(raw, envelope);
+  receive(raw: Buffer, envelope: { from?: string; to?: string[] } = {}): Promise<InboundOutcome> {
+    return this.track(this.receiveNow(raw, envelope));
+  }
+
+  /** Work stop() waits for before the database closes. */
+  private async track<T>(work: Promise<T>): Promise<T> {
     this.inFlight.add(work);
     try {
       return await work;
@@ -202,7 +214,7 @@ export class InboundMailService implements InboundService {
 
   private async receiveNow(raw: Buffer, envelope: { from?: string; to?: string[] }): Promise<InboundOutcome> {
     if (!this.enabled) return { ok: false, reason: 'disabled' };
-    if (raw.length > this.config.inbound.maxBytes) return this.refuseOversized(envelope.to ?? [], raw.length);
+    if (raw.length > this.config.inbound.maxBytes) return this.refuseOversizedNow(envelope.to ?? [], raw.length);
     let parsed: Parsed;
     try {
       const { simpleParser } = await import('mailparser');

@@ -8,6 +8,7 @@ import { startApp, setupOwner, type TestApp } from '../helpers/app.ts';
 import { transaction } from '../../core/db/index.ts';
 import { createWorkspace } from '../../core/identity/users.ts';
 import { Tokens } from '../../core/container.ts';
+import { connect } from 'node:net';
 
 const test = suite('inbound config');
 
@@ -41,6 +42,30 @@ test('enabled with listen false: reply addresses are issued, no port is opened',
   } finally {
     await app.close();
   }
+});
+
+test('the listener starts with the app and is gone after shutdown', async () => {
+  const app = await startApp({ overrides: { inbound: { enabled: true, port: 0, domain: 'reply.harbor.example' } } });
+  const { host, port } = app.kernel.inbound.listening!;
+  const greeting = await new Promise<string>((resolve, reject) => {
+    const s = connect(port, host);
+    s.once('data', (d) => {
+      resolve(String(d));
+      s.end('QUIT\r\n');
+    });
+    s.once('error', reject);
+  });
+  assert.match(greeting, /^220 reply\.harbor\.example/);
+  await app.close();
+  const refused = await new Promise<string>((resolve) => {
+    const s = connect(port, host);
+    s.once('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.once('error', (e: Error & { code?: string }) => resolve(e.code ?? 'error'));
+  });
+  assert.is(refused, 'ECONNREFUSED');
 });
 
 test('a reply address needs a plugin id, a purpose, a subject and a positive lifetime', async () => {
