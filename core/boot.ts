@@ -128,7 +128,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     // "Waiting on you" cards, once register has told us whether any plugin contributes items.
     if (services.waiting.enabled) navigation.addWidgets('core', waitingWidgets(services.waiting), undefined);
     const deps: HttpDeps = {
-      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, jobs: services.jobs, approvables: services.approvables, waiting: services.waiting, payments: services.payments, threads: services.threads, views, navigation, plugins, migrationSets,
+      config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, inbound: services.inbound, jobs: services.jobs, approvables: services.approvables, waiting: services.waiting, payments: services.payments, threads: services.threads, views, navigation, plugins, migrationSets,
       evidence: services.evidence,
       assetVersion: `${KERNEL_VERSION}-${views.assetFingerprint([fileURLToPath(new URL('./assets', import.meta.url))])}`,
       // Each plugin's demo hook with its own context, for core/demo.ts (/setup and `atrium demo:seed`).
@@ -156,6 +156,9 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     await services.live.start(); // on PostgreSQL: the LISTEN connection, before any stream opens
     housekeeping = startHousekeeping(services);
     auditCheckpoints = startCheckpointJob(services); // signed audit checkpoints off the database, hourly
+    // The reply-by-email listener (only when configured): after bootstrap, so every plugin's
+    // handler is registered and its tables migrated before the first reply can arrive.
+    await services.inbound.start();
 
     // 9. Listen last, so no request arrives at a half-built app.
     let server: Server | undefined;
@@ -199,6 +202,8 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
           clearTimeout(timer);
           clearInterval(sweep);
         }
+        // No new replies while plugins are destroyed; replies being handled finish first.
+        await services.inbound.stop();
         for (const p of [...plugins].reverse()) {
           try {
             await p.def.destroy?.(contexts.get(p.id)!);
@@ -224,6 +229,7 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     }
     housekeeping?.stop();
     await auditCheckpoints?.stop().catch(() => {});
+    await services.inbound.stop().catch(() => {});
     await services.storage.stop().catch(() => {});
     await services.live.stop().catch(() => {});
     await mailWorker.stop().catch(() => {});

@@ -17,6 +17,7 @@ import type { BrandingService } from './settings.ts';
 import type { StorageService } from './storage/index.ts';
 import type { LiveService } from './live.ts';
 import type { LinkService } from './links.ts';
+import type { InboundService } from './inbound.ts';
 import type { JobRunner } from './jobs.ts';
 import type { ApprovableRegistry } from './approvables.ts';
 import type { WaitingRegistry } from './waiting.ts';
@@ -46,6 +47,8 @@ export const Tokens = {
   Storage: token<StorageService>('core:storage'),
   Live: token<LiveService>('core:live'),
   Links: token<LinkService>('core:links'),
+  /** Replies by email (core/inbound.ts): reply addresses for mail, handlers for what comes back. */
+  Inbound: token<InboundService>('core:inbound'),
   Jobs: token<JobRunner>('core:jobs'),
   /** Approvable subject types (core/approvables.ts): owners register, approvals describes. */
   Approvables: token<ApprovableRegistry>('core:approvables'),

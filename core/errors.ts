@@ -9,6 +9,8 @@ export const ErrorCodes = {
   ATR_CONTAINER_UNKNOWN_TOKEN: 'A service token was resolved but never registered',
   ATR_LINK_TTL: 'A link was issued without a positive lifetime',
   ATR_LINK_REVOKE: 'A link revocation named neither a subject nor a link',
+  ATR_INBOUND_DUPLICATE_HANDLER: 'A reply-by-email handler was registered twice for the same plugin and purpose',
+  ATR_INBOUND_GRANT: 'A reply address was asked for with an invalid plugin, purpose, subject or lifetime',
   ATR_PLUGIN_NOT_FOUND: 'An enabled plugin could not be found',
   ATR_PLUGIN_LOAD_FAILED: 'A plugin failed to load',
   ATR_PLUGIN_INVALID: 'A plugin definition is invalid',

@@ -39,6 +39,7 @@ export type { AuditEntry } from './audit.ts';
 export type { AuditViewer, AuditSubjectRule, AuditSubjects } from './audit-visibility.ts';
 export type { StorageService, StoredBlob, OpenedBlob } from './storage/index.ts';
 export type { LinkService, LinkGrant, IssueLink } from './links.ts';
+export type { InboundService, InboundHandler, InboundReply, InboundGrant, InboundAttachment, InboundOutcome } from './inbound.ts';
 export type { JobRunner } from './jobs.ts';
 export type { ApprovableRegistry, ApprovableType, ApprovableSubject, ApprovableRevision } from './approvables.ts';
 export { documentView, pageImageName, pageNumber, sendPageImage, type DocumentPage, type DocumentPages, type DocumentView, type PageImage } from './document-pages.ts';

@@ -14,6 +14,11 @@ export interface OutgoingMail {
   text: string;
   html?: string;
   workspaceId?: string | null;
+  /**
+   * Where replies go (a reply-by-email address from Tokens.Inbound). A plain address only: no
+   * name, no CR/LF. Cleared from the outbox once delivered, since it holds a secret token.
+   */
+  replyTo?: string;
 }
 
 export class MailService {
@@ -29,6 +34,7 @@ export class MailService {
   async enqueue(trx: Trx, mail: OutgoingMail): Promise<string> {
     if (!trx.isTransaction) throw new Error('mail.enqueue needs the transaction of the change that causes the mail');
     if (!isPlainAddress(mail.to)) throw new AtriumError('ATR_MAIL_ADDRESS', 'the recipient must be a plain address (no name, quotes or line breaks)');
+    if (mail.replyTo !== undefined && !isPlainAddress(mail.replyTo)) throw new AtriumError('ATR_MAIL_ADDRESS', 'the Reply-To must be a plain address (no name, quotes or line breaks)');
     if (!isSafeHeaderText(mail.subject) || mail.subject.length > 400) throw new AtriumError('ATR_MAIL_ADDRESS', 'the subject may not contain line breaks or control characters');
     const id = newId();
     const messageId = `<${id}@${this.domain}>`;
@@ -41,6 +47,7 @@ export class MailService {
       subject: mail.subject,
       text_body: mail.text,
       html_body: mail.html ?? null,
+      reply_to: mail.replyTo ?? null,
       created_at: now,
       attempts: 0,
       next_attempt_at: now,

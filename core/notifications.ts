@@ -30,6 +30,12 @@ export interface Notice {
    * mail body in the outbox is scrubbed of it once delivered.
    */
   mailLink?: { url: string; label: string };
+  /**
+   * A Reply-To for the immediate mail only (a reply address from Tokens.Inbound, bound to this
+   * recipient): their reply by email reaches the plugin's inbound handler. Like `mailLink` it is
+   * never stored with the notice, and the daily digest has none.
+   */
+  replyTo?: string;
 }
 
 /**
@@ -47,6 +53,8 @@ export interface DirectMail {
   /** Lines after the action ("This link works once, until ..."). */
   after?: string[];
   workspaceId?: string | null;
+  /** Reply-To: a reply address from Tokens.Inbound for `to` (see Notice.replyTo). */
+  replyTo?: string;
 }
 
 const DAY_MS = 24 * 3_600_000;
@@ -132,7 +140,7 @@ export class NotificationService {
           after: ['You can change how often we email you on your account page.'],
           signature: brand.firmName,
         });
-        await this.mail.enqueue(trx, { to: user.email, subject: n.subject, text: body.text, html: body.html, workspaceId: n.workspaceId ?? null });
+        await this.mail.enqueue(trx, { to: user.email, subject: n.subject, text: body.text, html: body.html, workspaceId: n.workspaceId ?? null, ...(n.replyTo ? { replyTo: n.replyTo } : {}) });
       }
     }
     const recipients = users.map((u) => u.id);
@@ -153,7 +161,7 @@ export class NotificationService {
   async sendMail(trx: Trx, m: DirectMail): Promise<string> {
     const brand = await this.branding.get(trx);
     const body = renderMail({ brand, greeting: `Hello ${m.name},`, paragraphs: m.paragraphs, action: m.action, after: m.after, signature: brand.firmName });
-    return this.mail.enqueue(trx, { to: m.to, subject: m.subject, text: body.text, html: body.html, workspaceId: m.workspaceId ?? null });
+    return this.mail.enqueue(trx, { to: m.to, subject: m.subject, text: body.text, html: body.html, workspaceId: m.workspaceId ?? null, ...(m.replyTo ? { replyTo: m.replyTo } : {}) });
   }
 
   /**

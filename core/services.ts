@@ -18,6 +18,7 @@ import { NotificationService } from './notifications.ts';
 import { StorageService, createBlobStore } from './storage/index.ts';
 import { LiveService } from './live.ts';
 import { LinkService } from './links.ts';
+import { InboundMailService } from './inbound/service.ts';
 import { Container, Tokens } from './container.ts';
 import { JobRunner } from './jobs.ts';
 import { ApprovableRegistry } from './approvables.ts';
@@ -52,6 +53,8 @@ export interface Services {
   live: LiveService;
   /** Single-purpose links in mail (`/l/<plugin>/<token>`), resolved before plugin link routers. */
   links: LinkService;
+  /** Replies by email: reply addresses, the handlers plugins register, and the SMTP listener (core/inbound.ts). */
+  inbound: InboundMailService;
   /** Periodic jobs claimed once per period across processes (core/jobs.ts). */
   jobs: JobRunner;
   /** Approvable subject types registered by plugins (files versions, ...), for approvals. */
@@ -94,6 +97,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
   const notifications = new NotificationService(config, clock, mail, branding, logger);
   notifications.attachLive(live, db);
   const waiting = new WaitingRegistry(db, events, permissions, live, clock, logger);
+  const audit = new Audit(clock);
   return {
     config,
     db,
@@ -101,7 +105,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     clock,
     events,
     permissions,
-    audit: new Audit(clock),
+    audit,
     mail,
     passwords,
     sessions: new Store(db, clock, config.session),
@@ -112,6 +116,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
     notifications,
     live,
     links: new LinkService(db, config, clock),
+    inbound: new InboundMailService(config, db, clock, audit, logger.child({ module: 'inbound' })),
     jobs: new JobRunner(db, clock),
     approvables: new ApprovableRegistry(events, permissions),
     waiting,
@@ -139,6 +144,7 @@ export function provideServices(container: Container, s: Services): void {
   container.provide(Tokens.Live, { useValue: s.live });
   container.provide(Tokens.Branding, { useValue: s.branding });
   container.provide(Tokens.Links, { useValue: s.links });
+  container.provide(Tokens.Inbound, { useValue: s.inbound });
   container.provide(Tokens.Jobs, { useValue: s.jobs });
   container.provide(Tokens.Approvables, { useValue: s.approvables });
   container.provide(Tokens.Waiting, { useValue: s.waiting });

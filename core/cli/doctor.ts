@@ -103,7 +103,33 @@ export function checkConfig(config: AtriumConfig, env: NodeJS.ProcessEnv = proce
     add('DOC017_LONG_SESSIONS', `Sessions last ${config.session.idleMinutes} min idle / ${config.session.absoluteHours} h, longer than 30 min / 12 h.`, 'Lower ATRIUM_SESSION_IDLE_MINUTES / ATRIUM_SESSION_ABSOLUTE_HOURS.');
   }
   if (prod && (config.log.level === 'debug' || config.log.level === 'trace')) add('DOC018_DEBUG_LOGS', `Log level ${config.log.level} in production.`, 'Set ATRIUM_LOG_LEVEL=info.');
+  if (config.inbound.enabled) checkInbound(config, add);
   return out;
+}
+
+/** Reply by email (core/inbound.ts): the listener takes mail without AUTH or TLS, by design. */
+function checkInbound(config: AtriumConfig, add: (code: string, message: string, fix: string) => void): void {
+  const { host, port, domain, tokenTtlDays } = config.inbound;
+  if (config.inbound.listen && !['127.0.0.1', '::1', 'localhost'].includes(host)) {
+    add(
+      'DOC025_INBOUND_OPEN_LISTENER',
+      `The reply-by-email listener binds ${host}:${port}, without TLS or AUTH: anyone who reaches the port can hand it mail.`,
+      `Allow only your MX or relay through the firewall to port ${port}, or bind ATRIUM_INBOUND_HOST=127.0.0.1 behind a relay that terminates TLS (README, "Replies by email").`,
+    );
+  }
+  if (domain === config.mail.from.split('@')[1]?.toLowerCase()) {
+    add(
+      'DOC026_INBOUND_DOMAIN_IS_MAIL_DOMAIN',
+      `The reply domain ${domain} is also the sender's domain: its MX is usually the firm's own mail service, so replies never reach Atrium.`,
+      `Use a subdomain of its own (ATRIUM_INBOUND_DOMAIN=reply.${domain}) with an MX record pointing at this host or your relay.`,
+    );
+  }
+  if (config.env === 'production' && /(^|\.)(localhost|localdomain|example|example\.(com|org|net)|test|invalid)$/i.test(domain)) {
+    add('DOC027_INBOUND_DOMAIN_PLACEHOLDER', `The reply domain ${domain} is a placeholder: replies to it go nowhere.`, 'Set ATRIUM_INBOUND_DOMAIN to a subdomain of the firm\'s domain with an MX record.');
+  }
+  if (tokenTtlDays > 90) {
+    add('DOC028_INBOUND_LONG_LIFETIME', `Reply addresses work for ${tokenTtlDays} days: an old mail forwarded on still lets its reader post as the recipient.`, 'Lower ATRIUM_INBOUND_TOKEN_TTL_DAYS (30 is the default).');
+  }
 }
 
 /** Checks that read the database (the firm's MFA policy). */

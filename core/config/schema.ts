@@ -97,6 +97,31 @@ export const configSchema = z.strictObject({
     /** Attempts before a message is marked failed; retries back off exponentially (30 s doubling, at most 6 h). */
     maxAttempts: z.number().int().min(1).max(50),
   }).refine((m) => m.transport !== 'smtp' || m.smtp.host !== '', { message: 'is required when mail.transport is smtp', path: ['smtp', 'host'] }),
+  /**
+   * Reply by email (core/inbound.ts): an SMTP listener for `reply+<token>@<domain>`, behind the
+   * firm's MX or a relay. Off by default; with `enabled` the reply domain is required.
+   */
+  inbound: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /**
+       * Run the SMTP listener in this process. Every process issues reply addresses when enabled;
+       * with several processes on one host, let one listen (false on the others).
+       */
+      listen: z.boolean().default(true),
+      /** Interface the listener binds: keep it on loopback or a private address the relay reaches. */
+      host: z.string().min(1).default('127.0.0.1'),
+      /** TCP port (0 picks a free one; the bound port is `inbound.listening.port`). */
+      port: z.number().int().min(0).max(65535).default(2525),
+      /** The reply domain whose MX (or relay) delivers here, e.g. `reply.harbor.example`. */
+      domain: z.union([z.literal(''), z.string().regex(/^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$/, 'must be a domain name such as reply.example.com')]).default('').transform((d) => d.toLowerCase()),
+      /** Largest message accepted, attachments included (bytes). */
+      maxBytes: z.number().int().min(1024).max(100 * 1024 * 1024).default(10 * 1024 * 1024),
+      /** How long a reply address works after it was mailed. */
+      tokenTtlDays: z.number().int().min(1).max(365).default(30),
+    })
+    .refine((i) => !i.enabled || i.domain !== '', { message: 'is required when inbound.enabled is true', path: ['domain'] })
+    .default({ enabled: false, listen: true, host: '127.0.0.1', port: 2525, domain: '', maxBytes: 10 * 1024 * 1024, tokenTtlDays: 30 }),
   /** Proxies whose X-Forwarded-For is believed: IPs or CIDRs. Empty: the socket address is the client. */
   trustProxy: z.array(z.string()),
   views: z.strictObject({

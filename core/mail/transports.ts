@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 // nodemailer is imported on first use: a process that sends no mail never loads it.
 import type nodemailer from 'nodemailer';
 import type { AtriumConfig } from '../config/schema.ts';
+import { isPlainAddress } from './address.ts';
 
 export interface ComposedMail {
   messageId: string;
@@ -17,6 +18,8 @@ export interface ComposedMail {
   text: string;
   html: string | null;
   date: Date;
+  /** Reply-To: a plain address (checked again here: the row came from the database). */
+  replyTo?: string | null;
 }
 
 export interface MailTransport {
@@ -27,6 +30,7 @@ export interface MailTransport {
 
 /** Build the RFC 5322 message once; every transport sends these exact bytes. */
 export async function compose(mail: ComposedMail): Promise<Buffer> {
+  if (mail.replyTo && !isPlainAddress(mail.replyTo)) throw new Error('the Reply-To is not a plain single-line address');
   const { default: MailComposer } = await import('nodemailer/lib/mail-composer');
   const composer = new MailComposer({
     from: mail.from,
@@ -34,6 +38,7 @@ export async function compose(mail: ComposedMail): Promise<Buffer> {
     subject: mail.subject,
     text: mail.text,
     ...(mail.html ? { html: mail.html } : {}),
+    ...(mail.replyTo ? { replyTo: mail.replyTo } : {}),
     messageId: mail.messageId,
     date: mail.date,
     headers: { 'Auto-Submitted': 'auto-generated' },

@@ -31,6 +31,7 @@ export interface OutboxRow {
   subject: string;
   text_body: string;
   html_body: string | null;
+  reply_to: string | null;
   created_at: number;
   attempts: number;
 }
@@ -120,7 +121,7 @@ export class MailWorker {
     await this.db('outbox').whereIn('id', due).update({ claim_token: token, claim_expires_at: now + CLAIM_MS });
     const rows = (await this.db('outbox')
       .where({ claim_token: token })
-      .select('id', 'message_id', 'to_address', 'subject', 'text_body', 'html_body', 'created_at', 'attempts')) as OutboxRow[];
+      .select('id', 'message_id', 'to_address', 'subject', 'text_body', 'html_body', 'reply_to', 'created_at', 'attempts')) as OutboxRow[];
     return { token, rows };
   }
 
@@ -148,6 +149,7 @@ export class MailWorker {
         subject: row.subject,
         text: row.text_body,
         html: row.html_body,
+        replyTo: row.reply_to,
         date: new Date(Number(row.created_at)),
       };
       await this.transport.send(await compose(mail), mail);
@@ -178,6 +180,8 @@ export class MailWorker {
         // The message is out: its one-time links need not sit in the database any longer.
         text_body: redactTokens(row.text_body),
         html_body: row.html_body === null ? null : redactTokens(row.html_body),
+        // A reply-by-email address is a secret too; the reply is matched by its token's hash.
+        reply_to: null,
       });
     this.logger.info({ messageId: row.message_id, transport: this.transport.kind }, 'mail sent');
     return true;

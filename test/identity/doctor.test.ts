@@ -118,6 +118,28 @@ test('weak production settings each get their finding', () => {
   assert.ok(loose.includes('DOC006_MFA_KEY_READABLE'));
 });
 
+test('reply by email: an open listener, the sender\'s own domain, a placeholder domain and long-lived addresses are findings; off, none', () => {
+  const off = checkConfig(loadConfig({ env: {}, overrides: { dataDir: db.dataDir } }), {}).map((f) => f.code);
+  assert.not.ok(off.some((c) => c.startsWith('DOC025') || c.startsWith('DOC026') || c.startsWith('DOC027') || c.startsWith('DOC028')));
+  const risky = loadConfig({
+    env: { ATRIUM_INBOUND_ENABLED: 'true', ATRIUM_INBOUND_HOST: '0.0.0.0', ATRIUM_INBOUND_DOMAIN: 'harbor.example', ATRIUM_INBOUND_TOKEN_TTL_DAYS: '365' },
+    overrides: { env: 'production', dataDir: db.dataDir, mail: { from: 'portal@harbor.example' } },
+  });
+  const codes = checkConfig(risky, {}).map((f) => f.code);
+  for (const c of ['DOC025_INBOUND_OPEN_LISTENER', 'DOC026_INBOUND_DOMAIN_IS_MAIL_DOMAIN', 'DOC027_INBOUND_DOMAIN_PLACEHOLDER', 'DOC028_INBOUND_LONG_LIFETIME']) assert.ok(codes.includes(c), c);
+  const sound = loadConfig({ env: { ATRIUM_INBOUND_ENABLED: 'true', ATRIUM_INBOUND_DOMAIN: 'reply.harbor.co.uk' }, overrides: { env: 'production', dataDir: db.dataDir, mail: { from: 'portal@harbor.co.uk' } } });
+  assert.not.ok(checkConfig(sound, {}).some((f) => /^DOC02[5-8]/.test(f.code)));
+  // Enabled without a reply domain is not a finding but a configuration error that stops start-up.
+  let err: (Error & { code?: string }) | undefined;
+  try {
+    loadConfig({ env: { ATRIUM_INBOUND_ENABLED: 'true' }, overrides: { dataDir: db.dataDir } });
+  } catch (e) {
+    err = e as Error & { code?: string };
+  }
+  assert.is(err?.code, 'ATR_CONFIG_INVALID');
+  assert.match(err!.message, 'inbound.domain: is required when inbound.enabled is true');
+});
+
 test('a hardened configuration with MFA required for staff: doctor --strict exits 0', async () => {
   const config = testConfig(db);
   const knex = createDb(config);
