@@ -149,6 +149,8 @@ export function workspaceRoutes(workspace: Router, deps: ApprovalsDeps): void {
         ...model,
         document: pages ? documentView(pages, { name: r.subject_title, src: (n) => `${base(req)}/r/${r.id}/pages/${n}`, open: subjectHref }) : null,
         staff,
+        // Its discussion, when a plugin provides discussions (the kernel's subject threads).
+        discussion: req.ctx.subjectThread('Approval', r.id),
         canDecide,
         canCancel: r.status === 'pending' && req.ctx.ability.can('cancel', 'Approval'),
         decideAction: `${base(req)}/r/${r.id}/decide`,

@@ -306,6 +306,8 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
         canDeliver: staff && f.area === 'shared' && f.delivered_at === null,
         // What other plugins offer on this file (request approval, send for signature).
         subjectActions: req.ctx.subjectActions('File', { id: f.id, name: f.name, content_type: f.content_type, area: f.area }),
+        // Its discussion, when a plugin provides discussions (the kernel's subject threads).
+        discussion: req.ctx.subjectThread('File', f.id),
         folders,
         atTop: !f.folder_id,
         trail: [{ label: 'Files', href: `${base(req)}/` }, ...(folder.id ? [{ label: folder.name, href: `${base(req)}/folders/${folder.id}` }] : [])],

@@ -339,6 +339,7 @@ export function workspaceRoutes(workspace: Router, deps: InvoicesDeps, pageExtra
       {
         invoice: d,
         firm,
+        discussion: inv.status === 'draft' ? undefined : req.ctx.subjectThread('Invoice', inv.id),
         listHref: `${base(req)}/`,
         editHref: `${base(req)}/i/${inv.id}/edit`,
         previewHref: firm && inv.status === 'draft' && req.ctx.ability.can('update', 'Invoice') ? `${base(req)}/i/${inv.id}/preview` : null,

@@ -1,6 +1,7 @@
 // View models, field by field: what a page may show of a thread and a message. An internal note
 // reaches a model only for a reader whose rules let repo.ts select it in the first place.
 import type { Request } from 'express';
+import Handlebars from 'handlebars';
 import { formatBytes } from '../../core/index.ts';
 import type { AttachmentRow, MessageRow, ThreadRow } from './repo.ts';
 
@@ -16,7 +17,8 @@ export interface MessageView {
   mine: boolean;
   internal: boolean;
   removed: boolean;
-  html: string;
+  /** The body, sanitised when it was written (markdown.ts): marked safe for the template. */
+  html: Handlebars.SafeString;
   at: number;
   edited: boolean;
   viaEmail: boolean;
@@ -46,7 +48,7 @@ export function messageView(req: Request, m: MessageRow, atts: AttachmentRow[], 
     mine,
     internal: m.visibility === 'internal',
     removed,
-    html: removed ? '' : m.html,
+    html: new Handlebars.SafeString(removed ? '' : m.html),
     at: m.created_at,
     edited: m.edited_at != null && !removed,
     viaEmail: m.via === 'email',

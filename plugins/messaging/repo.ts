@@ -71,7 +71,7 @@ export function toThread(r: Record<string, unknown>): ThreadRow {
 }
 
 /** One thread `v` may read, or undefined (another workspace's, a subject kept from them, unknown). */
-export async function findThread(v: Viewer, threads: SubjectThreads, where: { id: string } | { key: string }): Promise<ThreadRow | undefined> {
+export async function findThread(v: Viewer, threads: ThreadRules, where: { id: string } | { key: string }): Promise<ThreadRow | undefined> {
   const q = threadsFor(v, threads).select(THREAD_COLS).first();
   if ('id' in where) q.where('t.id', where.id);
   else q.where('t.key', where.key);
@@ -101,7 +101,7 @@ export interface ListedThread extends ThreadRow {
 }
 
 /** The workspace's threads for `v`, newest activity first, with their unread counts (one query). */
-export async function listThreads(db: Db | Trx, v: Viewer, threads: SubjectThreads, opts: { limit: number; offset: number }): Promise<{ rows: ListedThread[]; total: number }> {
+export async function listThreads(db: Db | Trx, v: Viewer, threads: ThreadRules, opts: { limit: number; offset: number }): Promise<{ rows: ListedThread[]; total: number }> {
   const internal = seesInternal(v.ability);
   const lastCol = internal ? 't.last_at' : 't.last_public_at';
   const rows = (await threadsFor(v, threads)
@@ -124,7 +124,7 @@ export async function listThreads(db: Db | Trx, v: Viewer, threads: SubjectThrea
 }
 
 /** How many messages `v` has not read in the workspace (the menu's badge). */
-export async function unreadCount(db: Db | Trx, v: Viewer, threads: SubjectThreads): Promise<number> {
+export async function unreadCount(db: Db | Trx, v: Viewer, threads: ThreadRules): Promise<number> {
   const row = (await messagesFor(v, threads)
     .leftJoin('messaging_reads as r', function (this: Knex.JoinClause) {
       this.on('r.thread_id', '=', 'm.thread_id').andOn('r.user_id', '=', db.raw('?', [v.userId]));
@@ -185,7 +185,7 @@ export const cursorOf = (m: { created_at: number; id: string }) => `${m.created_
  * A page of a thread's messages for `v`: the newest `limit` (or those before `before`, or after
  * `after`), returned oldest first, and whether older ones exist. One query on the thread's index.
  */
-export async function pageOfMessages(v: Viewer, threads: SubjectThreads, threadId: string, opts: { limit: number; before?: { at: number; id: string }; after?: { at: number; id: string } }): Promise<{ rows: MessageRow[]; older: boolean }> {
+export async function pageOfMessages(v: Viewer, threads: ThreadRules, threadId: string, opts: { limit: number; before?: { at: number; id: string }; after?: { at: number; id: string } }): Promise<{ rows: MessageRow[]; older: boolean }> {
   const q = messagesFor(v, threads).leftJoin('users as u', 'u.id', 'm.author_id').where('m.thread_id', threadId).select(MESSAGE_COLS);
   if (opts.after) {
     const a = opts.after;
@@ -214,7 +214,7 @@ export async function pageOfMessages(v: Viewer, threads: SubjectThreads, threadI
 }
 
 /** One message `v` may read. */
-export async function findMessage(v: Viewer, threads: SubjectThreads, id: string): Promise<MessageRow | undefined> {
+export async function findMessage(v: Viewer, threads: ThreadRules, id: string): Promise<MessageRow | undefined> {
   const row = (await messagesFor(v, threads).leftJoin('users as u', 'u.id', 'm.author_id').where('m.id', id).select(MESSAGE_COLS).first()) as Record<string, unknown> | undefined;
   return row ? toMessage(row) : undefined;
 }
@@ -247,7 +247,7 @@ export async function readMarks(v: Viewer, threadId: string): Promise<Array<{ us
 }
 
 /** Words of a search, as the database's full-text query: every word must appear (prefix match on the last). */
-export function searchMessages(db: Db | Trx, v: Viewer, threads: SubjectThreads, q: string): Knex.QueryBuilder {
+export function searchMessages(db: Db | Trx, v: Viewer, threads: ThreadRules, q: string): Knex.QueryBuilder {
   const words = q
     .normalize('NFKC')
     .split(/[^\p{L}\p{N}]+/u)

@@ -9,6 +9,8 @@ import {
   newId,
   transaction,
   type AppAbility,
+  type AuditEntry,
+  type InboundService,
   type Db,
   type IncomingFile,
   type StorageService,
@@ -33,16 +35,13 @@ export interface MessagingDeps {
   notifications: NotificationService;
   live: LiveService;
   threads: SubjectThreads;
+  inbound?: InboundService;
   clock: Clock;
   logger: Logger;
   settings: MessagingSettings;
 }
 
-export interface Actor {
-  actorId: string | null;
-  ip?: string | null;
-  userAgent?: string | null;
-}
+export type Actor = Pick<AuditEntry, 'actorId' | 'ip' | 'userAgent'>;
 
 /** The live event a thread's open pages listen to: they fetch their new messages on it. */
 export const threadEvent = (threadId: string) => `messaging-t-${threadId}`;
