@@ -73,19 +73,15 @@ export function findMentions(body: string, readers: Mentionable[]): Mentionable[
  * `<span class="mention">` (after sanitising the Markdown, on escaped text only).
  */
 export function renderMessage(body: string, mentioned: Mentionable[] = []): string {
-  let html = sanitizeHtml(md.render(body), ALLOWED);
-  for (const m of [...mentioned].sort((a, b) => b.name.length - a.name.length)) {
-    const names = [m.name.trim(), m.name.trim().split(/\s+/)[0]!].map(escapeHtml);
-    for (const n of names) {
-      // Only in text, never inside a tag: split on tags and replace in the text parts.
-      const re = new RegExp(`(^|[^\\w@>])@${escapeRe(n)}(?![\\w])`, 'giu');
-      html = html
-        .split(/(<[^>]+>)/)
-        .map((part) => (part.startsWith('<') ? part : part.replace(re, (_all, pre: string) => `${pre}<span class="mention">@${n}</span>`)))
-        .join('');
-    }
-  }
-  return html;
+  const html = sanitizeHtml(md.render(body), ALLOWED);
+  const names = [...new Set(mentioned.flatMap((m) => [m.name.trim(), m.name.trim().split(/\s+/)[0]!]).filter(Boolean).map(escapeHtml))].sort((a, b) => b.length - a.length);
+  if (!names.length) return html;
+  // One pass over the text between tags (never inside a tag), longest names first.
+  const re = new RegExp(`(^|[^\\w@])@(${names.map(escapeRe).join('|')})(?![\\w])`, 'giu');
+  return html
+    .split(/(<[^>]+>)/)
+    .map((part) => (part.startsWith('<') ? part : part.replace(re, (_all, pre: string, name: string) => `${pre}<span class="mention">@${name}</span>`)))
+    .join('');
 }
 
 /** Plain text of a body for mail and previews: Markdown markers kept, one line, cut at `max`. */

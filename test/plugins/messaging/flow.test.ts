@@ -126,4 +126,18 @@ test('a thread with a subject line; another workspace and unknown ids get 404', 
   assert.is((await w.as.admin.get(`${B()}/t/00000000-0000-7000-8000-000000000000`)).status, 404);
 });
 
+test('an @mention notifies that reader at once; a name outside the thread is just text', async () => {
+  const res = await w.as.staff.postForm(`${B()}/t/${threadId}`, { body: 'Looping in @Member Person and @Nobody Here for the numbers.' });
+  assert.is(res.status, 303);
+  const notices = await w.app.kernel.db('notifications').where({ user_id: w.users.member, kind: 'messaging.mention' });
+  assert.is(notices.length, 1, 'one notice to the member');
+  assert.match(String(notices[0].subject), 'mentioned you');
+  const page = await w.as.member.get(`${B()}/t/${threadId}`);
+  assert.match(page.text, '<span class="mention">@Member Person</span>');
+  assert.not.match(page.text, '<span class="mention">@Nobody');
+  // An internal note cannot mention a client: they are not its readers.
+  await w.as.staff.postForm(`${B()}/t/${threadId}`, { body: 'Note for @Viewer Person', internal: 'yes' });
+  assert.is((await w.app.kernel.db('notifications').where({ user_id: w.users.viewer, kind: 'messaging.mention' })).length, 0);
+});
+
 test.run();
