@@ -204,11 +204,11 @@ export async function updateThread(deps: MessagingDeps, trx: Trx, t: { workspace
   const now = deps.clock.now();
   if (t.assigneeId !== undefined) {
     await trx('messaging_threads').where({ id: t.id, workspace_id: t.workspaceId }).update({ assignee_id: t.assigneeId });
-    await deps.audit.record(trx, { ...t.actor, workspaceId: t.workspaceId, action: 'messaging.thread.assign', subjectType: 'Thread', subjectId: t.id, detail: { assignee: t.assigneeId } });
+    await deps.audit.record(trx, { ...t.actor, workspaceId: t.workspaceId, action: 'messaging.thread.assign', subjectType: 'ThreadTriage', subjectId: t.id, detail: { assignee: t.assigneeId } });
   }
   if (t.done !== undefined) {
     await trx('messaging_threads').where({ id: t.id, workspace_id: t.workspaceId }).update(t.done ? { done_at: now, awaiting_firm_since: null } : { done_at: null });
-    await deps.audit.record(trx, { ...t.actor, workspaceId: t.workspaceId, action: t.done ? 'messaging.thread.done' : 'messaging.thread.reopen', subjectType: 'Thread', subjectId: t.id });
+    await deps.audit.record(trx, { ...t.actor, workspaceId: t.workspaceId, action: t.done ? 'messaging.thread.done' : 'messaging.thread.reopen', subjectType: 'ThreadTriage', subjectId: t.id });
   }
 }
 
