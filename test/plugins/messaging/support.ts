@@ -10,6 +10,7 @@ import { simpleParser } from 'mailparser';
 import type { Kernel } from '../../../core/boot.ts';
 import { transaction, type Trx } from '../../../core/db/index.ts';
 import { newId } from '../../../core/ids.ts';
+import type { IncomingFile } from '../../../core/http/upload.ts';
 import { emlFileName } from '../../../core/mail/transports.ts';
 import { ensureThread, postMessage, editMessage, type MessagingDeps } from '../../../plugins/messaging/service.ts';
 import { toThread, type ThreadRow } from '../../../plugins/messaging/repo.ts';
@@ -51,7 +52,7 @@ export async function seedPost(
   p: { by: string; firm: boolean; body: string; internal?: boolean; file?: { name: string; data: Buffer; contentType: string } },
 ): Promise<{ id: string; attachmentId?: string }> {
   const messageId = newId(deps.clock.now());
-  const files = [];
+  const files: IncomingFile[] = [];
   let attachmentId: string | undefined;
   if (p.file) {
     attachmentId = newId();
