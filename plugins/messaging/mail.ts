@@ -51,7 +51,9 @@ async function mailBatch(deps: MessagingDeps, trx: Trx, row: { workspace_id: str
   const ws = (await trx('workspaces').where({ id: thread.workspace_id }).first('slug')) as { slug: string };
   const title = thread.kind === 'general' ? 'General' : thread.title;
   const lines = unseen.map((m) => `${m.author ?? 'Someone'}: ${excerpt(m.body, 400)}`);
-  const replyTo = deps.inbound?.enabled ? await deps.inbound.replyAddress(trx, { plugin: 'messaging', purpose: REPLY_PURPOSE, userId: reader.id, workspaceId: thread.workspace_id, subjectId: thread.id, ttlMs: deps.settings.replyTokenDays * 86_400_000 }) : undefined;
+  // A reply address only for someone who may answer (a viewer's reply would be refused: the mail
+  // must not ask them to reply).
+  const replyTo = deps.inbound?.enabled && reader.ability.can('reply', 'Thread') ? await deps.inbound.replyAddress(trx, { plugin: 'messaging', purpose: REPLY_PURPOSE, userId: reader.id, workspaceId: thread.workspace_id, subjectId: thread.id, ttlMs: deps.settings.replyTokenDays * 86_400_000 }) : undefined;
   await deps.notifications.notify(trx, [
     {
       userId: reader.id,
