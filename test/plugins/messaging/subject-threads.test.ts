@@ -53,11 +53,7 @@ test('a shared file: the page shows the discussion panel; a client reads it and 
   assert.is((await w.as.viewer.postForm(on, { body: 'A viewer writes' })).status, 404, 'a viewer may not post');
 });
 
-// SKIPPED: fails today. plugins/files/views/file.hbs renders `{{> core/subject-thread thread=discussion}}`
-// inside `{{#if staff}}` (with the versions and receipts), so a client's file page has no
-// discussion panel although the fragment answers them (above). The fix is to move that one line
-// above `{{#if staff}}`; the views are another worktree's (wt-msgui), so it is reported, not made here.
-test.skip('a shared file: a client’s file page shows the discussion panel that loads it', async () => {
+test('a shared file: a client’s file page shows the discussion panel that loads it', async () => {
   const fileId = String((await w.app.kernel.db('files_files').where({ workspace_id: w.ws.id, name: 'design.pdf.txt' }).first('id')).id);
   const on = `${B()}/on/File/${fileId}`;
   for (const who of CLIENTS) {
