@@ -17,7 +17,7 @@ let client: HttpClient;
 
 test.before(async () => {
   // A clock that stands still: no session touch, no custom-role reload in the measured request.
-  app = await startApp({ plugins: ['team', 'files', 'approvals', 'signatures'], clock: new ManualClock(Date.parse('2026-12-07T09:00:00.000Z')) });
+  app = await startApp({ plugins: ['team', 'files', 'approvals', 'signatures', 'messaging'], clock: new ManualClock(Date.parse('2026-12-07T09:00:00.000Z')) });
   await setupOwner(app);
   const k = app.kernel;
   const hash = await k.passwords.hash('budget-test-password-1');
@@ -57,6 +57,8 @@ test('a client home: session, one query per card (the waiting card one per provi
   const labelled = sql.map((s) =>
     s.includes('from "sessions"') || s.includes('from `sessions`')
       ? 'session'
+      : s.includes('messaging_threads')
+        ? 'messaging card'
       : s.includes('approvals_requests')
         ? 'waiting: approvals'
         : s.includes('signatures_signers')
@@ -69,13 +71,22 @@ test('a client home: session, one query per card (the waiting card one per provi
                 ? 'team card'
                 : s,
   );
-  assert.equal(labelled.sort(), ['files card', 'session', 'switcher', 'team card', 'waiting: approvals', 'waiting: signatures'], sql.join('\n'));
+  assert.equal(labelled.sort(), ['files card', 'messaging card', 'session', 'switcher', 'team card', 'waiting: approvals', 'waiting: signatures'], sql.join('\n'));
 });
 
 test('any other page: the waiting count comes with the session, no query of its own', async () => {
   const sql = await queriesOf('/account');
   assert.not.ok(sql.some((s) => s.includes('waiting_counts') && !/join [`"]?waiting_counts/.test(s)), sql.join('\n'));
   assert.not.ok(sql.some((s) => s.includes('approvals_requests') || s.includes('signatures_signers')), sql.join('\n'));
+});
+
+test('the menu\'s unread-messages badge is fetched after the page: no page pays a query for it', async () => {
+  const sql = await queriesOf('/w/acme/files/');
+  assert.not.ok(sql.some((s) => s.includes('messaging_')), sql.join('\n'));
+  const page = await client.get('/w/acme/files/');
+  assert.match(page.text, 'hx-get="/w/acme/messaging/unread"');
+  const badge = await queriesOf('/w/acme/messaging/unread');
+  assert.is(badge.filter((s) => s.includes('messaging_messages')).length, 1, badge.join('\n'));
 });
 
 test.run();
