@@ -11,6 +11,14 @@ export interface SseStream {
   next(name: string): Promise<SseEvent>;
   /** Comment lines seen so far (`: connected`, `: heartbeat`). */
   comments: string[];
+  /** Every event received so far, in order (`next` does not take them from here). */
+  events: SseEvent[];
+  /**
+   * Resolves once an event named `name` has been received, already or later. To prove an event
+   * did NOT arrive, publish a sentinel to the same person afterwards and wait for it: events to
+   * one person arrive in the order they were published.
+   */
+  until(name: string): Promise<void>;
   close(): void;
   /** Resolves once the server has ended the stream. */
   ended: Promise<void>;
@@ -22,6 +30,7 @@ export async function openSse(url: string, cookie: string | undefined, extraHead
   const queue: SseEvent[] = [];
   const waiters: Array<() => void> = [];
   const comments: string[] = [];
+  const events: SseEvent[] = [];
   let connected!: () => void;
   const isConnected = new Promise<void>((r) => (connected = r));
   let ended = false;
@@ -51,6 +60,7 @@ export async function openSse(url: string, cookie: string | undefined, extraHead
             }
             if (data.length) {
               queue.push({ event, data: data.join('\n') });
+              events.push({ event, data: data.join('\n') });
               for (const w of waiters.splice(0)) w();
             }
           }
@@ -73,6 +83,14 @@ export async function openSse(url: string, cookie: string | undefined, extraHead
     status: res.status,
     headers: res.headers,
     comments,
+    events,
+    async until(name) {
+      for (;;) {
+        if (events.some((e) => e.event === name)) return;
+        if (ended) throw new Error(`stream ended before a "${name}" event`);
+        await new Promise<void>((r) => waiters.push(r));
+      }
+    },
     async next(name) {
       for (;;) {
         const i = queue.findIndex((e) => e.event === name);

@@ -5,9 +5,7 @@ import { approvalsWorld, type World } from '../approvals/helpers.ts';
 import type { StartOptions } from '../../helpers/app.ts';
 import { runMailBatches } from '../../../plugins/messaging/mail.ts';
 import type { MessagingDeps } from '../../../plugins/messaging/service.ts';
-import { settingsSchema } from '../../../plugins/messaging/settings.ts';
-import { Tokens } from '../../../core/index.ts';
-import pino from 'pino';
+import { depsOfKernel } from './support.ts';
 
 export type { World };
 
@@ -20,22 +18,7 @@ export async function messagingWorld(opts: StartOptions & { slug?: string; messa
 }
 
 /** The plugin's services for a job run from a test. */
-export function depsFor(w: World, settings: Record<string, unknown> = {}): MessagingDeps {
-  const k = w.app.kernel;
-  return {
-    db: k.db,
-    audit: k.audit,
-    events: k.events,
-    storage: k.storage,
-    notifications: k.notifications,
-    live: k.live,
-    threads: k.threads,
-    inbound: k.inbound,
-    clock: k.clock,
-    logger: pino({ level: 'silent' }),
-    settings: settingsSchema.parse({ ...settings }),
-  };
-}
+export const depsFor = (w: World, settings: Record<string, unknown> = {}): MessagingDeps => depsOfKernel(w.app.kernel, settings);
 
 export const mailBatches = (w: World, settings: Record<string, unknown> = {}) => runMailBatches(depsFor(w, settings));
 
