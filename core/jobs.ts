@@ -43,4 +43,28 @@ export class JobRunner {
     await this.db('job_runs').where({ name, holder: this.holder }).update({ finished_at: this.clock.now() });
     return { ran: true, result };
   }
+
+  /**
+   * Run job `name` every `periodMs` in this process, claiming each period first (so across
+   * processes it runs once per period), never two runs at once here; errors go to `onError`.
+   * `claimMs` (default `periodMs`) is how long a claim holds: a little under the period, so a
+   * tick that comes a moment early still runs. Call `stop()` at shutdown: it waits for a run.
+   */
+  every(name: string, periodMs: number, fn: () => Promise<unknown>, opts: { claimMs?: number; runNow?: boolean; onError: (err: unknown) => void }): { stop(): Promise<void> } {
+    let running: Promise<unknown> | undefined;
+    const tick = () => {
+      running ??= this.runOnce(name, opts.claimMs ?? periodMs, fn)
+        .catch(opts.onError)
+        .finally(() => (running = undefined));
+    };
+    if (opts.runNow) tick();
+    const timer = setInterval(tick, periodMs);
+    timer.unref();
+    return {
+      async stop() {
+        clearInterval(timer);
+        await running;
+      },
+    };
+  }
 }

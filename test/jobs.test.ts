@@ -55,4 +55,35 @@ test('the runner is a kernel service in the container', () => {
   assert.ok(app.kernel.container.resolve(Tokens.Jobs) instanceof JobRunner);
 });
 
+test('every: ticks claim their period, one run at a time, errors reported, stop waits for the run', async () => {
+  const runner = new JobRunner(app.kernel.db, clock);
+  let runs = 0;
+  let release!: () => void;
+  const errors: unknown[] = [];
+  const handle = runner.every(
+    'test.every',
+    20,
+    async () => {
+      runs++;
+      clock.advance(1_000); // the next tick's claim is due again
+      if (runs === 2) throw new Error('second run fails');
+      if (runs === 3) await new Promise<void>((r) => (release = r));
+    },
+    { runNow: true, onError: (err) => errors.push(err) },
+  );
+  while (runs < 3) await new Promise((r) => setTimeout(r, 10));
+  await new Promise((r) => setTimeout(r, 80)); // ticks while the third run hangs: none overlaps
+  assert.is(runs, 3, 'no second run while one is in progress');
+  assert.is(errors.length, 1);
+  assert.match(String(errors[0]), 'second run fails');
+  let stopped = false;
+  const stopping = handle.stop().then(() => (stopped = true));
+  await new Promise((r) => setTimeout(r, 30));
+  assert.not.ok(stopped, 'stop waits for the run in progress');
+  release();
+  await stopping;
+  await new Promise((r) => setTimeout(r, 60));
+  assert.is(runs, 3, 'no run after stop');
+});
+
 test.run();

@@ -29,7 +29,7 @@ declare module '../../core/events.ts' {
 }
 
 /** The due-date job of each running instance (tests boot several in one process). */
-const running = new WeakMap<object, { timer?: NodeJS.Timeout; running?: Promise<unknown> }>();
+const running = new WeakMap<object, { stop(): Promise<void> }>();
 /** Each instance's services, by its plugin context (the same object in every hook). */
 const wired = new WeakMap<object, ApprovalsDeps>();
 
@@ -125,25 +125,12 @@ export default definePlugin<ApprovalsSettings>({
     // process claim each period; inside a run every reminder and every rule decision is claimed
     // again by a unique row or a conditional update, so even two overlapping runs send once.
     const deps = depsOf(ctx);
-    const jobs = ctx.container.resolve(Tokens.Jobs);
     const periodMs = ctx.settings.jobIntervalSeconds * 1000;
-    const state: { timer?: NodeJS.Timeout; running?: Promise<unknown> } = {};
-    const run = () => {
-      state.running ??= jobs
-        .runOnce('approvals.due-work', Math.max(1000, periodMs - 5_000), () => runDueWork(deps))
-        .catch((err) => ctx.logger.error({ err }, 'approvals job failed'))
-        .finally(() => (state.running = undefined));
-    };
-    run();
-    state.timer = setInterval(run, periodMs);
-    state.timer.unref();
-    running.set(ctx, state);
+    running.set(ctx, ctx.container.resolve(Tokens.Jobs).every('approvals.due-work', periodMs, () => runDueWork(deps), { claimMs: Math.max(1000, periodMs - 5_000), runNow: true, onError: (err) => ctx.logger.error({ err }, 'approvals job failed') }));
   },
 
   async destroy(ctx) {
-    const state = running.get(ctx);
-    if (state?.timer) clearInterval(state.timer);
-    await state?.running;
+    await running.get(ctx)?.stop();
   },
 });
 

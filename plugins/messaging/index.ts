@@ -28,7 +28,7 @@ declare module '../../core/events.ts' {
 /** Thread rules inside an audit rule: the kernel's, from the registry it hands over (no instance state). */
 const rulesFrom = (subjects: AuditSubjects) => ({ readable: (v: Parameters<typeof readableThreads>[1], alias: string) => readableThreads(subjects, v, alias, 'messaging') });
 
-const running = new WeakMap<object, { timer?: NodeJS.Timeout; running?: Promise<unknown> }>();
+const running = new WeakMap<object, { stop(): Promise<void> }>();
 const wired = new WeakMap<object, MessagingDeps>();
 
 function depsOf(ctx: RoutesContext<MessagingSettings> | BootstrapContext<MessagingSettings>): MessagingDeps {
@@ -149,25 +149,14 @@ export default definePlugin<MessagingSettings>({
   },
 
   bootstrap(ctx) {
+    // The batched notification mail, every jobIntervalSeconds, once per period across processes.
     const deps = depsOf(ctx);
-    const jobs = ctx.container.resolve(Tokens.Jobs);
     const periodMs = ctx.settings.jobIntervalSeconds * 1000;
-    const state: { timer?: NodeJS.Timeout; running?: Promise<unknown> } = {};
-    const run = () => {
-      state.running ??= jobs
-        .runOnce('messaging.mail', Math.max(500, periodMs - 1_000), () => runMailBatches(deps))
-        .catch((err) => ctx.logger.error({ err }, 'messaging mail job failed'))
-        .finally(() => (state.running = undefined));
-    };
-    state.timer = setInterval(run, periodMs);
-    state.timer.unref();
-    running.set(ctx, state);
+    running.set(ctx, ctx.container.resolve(Tokens.Jobs).every('messaging.mail', periodMs, () => runMailBatches(deps), { claimMs: Math.max(500, periodMs - 1_000), onError: (err) => ctx.logger.error({ err }, 'messaging mail job failed') }));
   },
 
   async destroy(ctx) {
-    const state = running.get(ctx);
-    if (state?.timer) clearInterval(state.timer);
-    await state?.running;
+    await running.get(ctx)?.stop();
   },
 });
 
