@@ -176,6 +176,6 @@ if (msg?.thread) {
   for (const r of msg.thread.rows as Any[]) lines.push(`| messaging: ${r.name} (${r.bytes} B) | ${r.reqPerSec} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, mean ${r.mean} ms${r.ratio !== undefined ? `, ${r.ratio.toFixed(2)}x floor` : ''} | - |`);
   lines.push(`| messaging: thread of 10,000 vs 100 messages (mean latency) | ${msg.thread.flat.at10k} vs ${msg.thread.flat.at100} ms = ${msg.thread.flat.ratio}x | <= 1.5x |`);
 }
-if (msg?.live) lines.push(`| messaging: ${msg.live.streams} open event streams, ${msg.live.holdSeconds} s | ${msg.live.streams - msg.live.closedEarly} held, ${msg.live.withHeartbeat} heartbeats, ${msg.live.received} got the event in ${msg.live.deliveryMs} ms; RSS +${Math.round((msg.live.rssMiB.open - msg.live.rssMiB.before) * 10) / 10} MiB (${msg.live.perStreamKiB} KiB per stream) | all held and delivered |`);
+if (msg?.live) lines.push(`| messaging: ${msg.live.streams} open event streams, ${msg.live.holdSeconds} s | ${msg.live.streams - msg.live.closedEarly} held, ${msg.live.withHeartbeat} heartbeats, ${msg.live.received} got the event in ${msg.live.deliveryMs} ms; RSS +${Math.round((msg.live.rssMiB.afterHold - msg.live.rssMiB.before) * 10) / 10} MiB after the hold (${msg.live.perStreamKiB} KiB per stream; ${msg.live.peakPerStreamKiB} right after opening) | all held and delivered |`);
 lines.push('', `whole run: ${s.totalSeconds} s; load average before ${(s.loadavgBefore as number[]).map((l) => l.toFixed(2)).join(' ')}, after ${load()}`, `results: ${file}`);
 console.log(lines.join('\n'));
