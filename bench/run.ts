@@ -6,9 +6,13 @@
 //   3. pages against the floor (bench/pages.ts), autocannon at 50 connections;
 //   4. files throughput and memory (bench/files.ts, a child process; BENCH_FILES_MIB passes through);
 //   5. invoices (bench/invoices.ts): the invoice list at 1k vs 100k invoices, and the period pack of
-//      1,000 invoices (first byte, RSS growth), on their own freshly seeded database.
+//      1,000 invoices (first byte, RSS growth), on their own freshly seeded database;
+//   6. messaging (bench/messaging.ts): a thread's first page at 100 vs 10,000 messages, and 1,000 open
+//      event streams (GET /live) held through a heartbeat, on their own freshly seeded database.
 // Prints one summary table and writes bench/results/bench-<time>.json. Each part's own JSON is in
-// bench/results/ too. Options: --skip-files, --skip-startup, --skip-invoices, --only-invoices, --duration S (per page, default 10).
+// bench/results/ too. Options: --skip-files, --skip-startup, --skip-invoices, --only-invoices,
+// --skip-messaging, --only-messaging, --duration S (per page, default 10). `npm run bench -- messaging`
+// is --only-messaging.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -18,8 +22,11 @@ import { PROJECT_ROOT } from '../core/config/load.ts';
 import { benchEnv, DEFAULTS, seed } from './seed.ts';
 import { pagesTable, runPages, writeResult } from './pages.ts';
 import { invoicesTable, runInvoicesBench } from './invoices.ts';
+import { messagingTable, runMessagingBench } from './messaging.ts';
 
-const { values } = parseArgs({ options: { 'skip-files': { type: 'boolean' }, 'skip-startup': { type: 'boolean' }, 'skip-invoices': { type: 'boolean' }, 'only-invoices': { type: 'boolean' }, duration: { type: 'string' }, warmup: { type: 'string' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'skip-files': { type: 'boolean' }, 'skip-startup': { type: 'boolean' }, 'skip-invoices': { type: 'boolean' }, 'only-invoices': { type: 'boolean' }, 'skip-messaging': { type: 'boolean' }, 'only-messaging': { type: 'boolean' }, duration: { type: 'string' }, warmup: { type: 'string' } } });
+for (const p of positionals) if (p !== 'messaging') throw new Error(`unknown bench ${JSON.stringify(p)} (known: messaging)`);
+const onlyMessaging = Boolean(values['only-messaging']) || positionals.includes('messaging');
 const t0 = performance.now();
 const secs = (from: number) => Math.round((performance.now() - from) / 100) / 10;
 const load = () => loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -45,7 +52,7 @@ const lastJson = (out: string) => {
 console.log(`atrium bench: load average ${load()}`);
 
 // 1. cold start
-const only = Boolean(values['only-invoices']);
+const only = Boolean(values['only-invoices']) || onlyMessaging;
 if (!values['skip-startup'] && !only) {
   const t = performance.now();
   console.log('\n== cold start (bench/startup.ts)');
@@ -112,7 +119,7 @@ if (!values['skip-files'] && !only) {
 }
 
 // 5. invoices
-if (!values['skip-invoices']) {
+if (!values['skip-invoices'] && !onlyMessaging) {
   const t = performance.now();
   console.log('\n== invoices (bench/invoices.ts)');
   const inv = await runInvoicesBench({ duration: Number(values.duration ?? 10), warmup: Number(values.warmup ?? 2), connections: 50 });
@@ -120,6 +127,17 @@ if (!values['skip-invoices']) {
   summary.invoicesFile = writeResult('invoices', inv);
   summary.invoicesSeconds = secs(t);
   console.log(invoicesTable(inv));
+}
+
+// 6. messaging
+if (!values['skip-messaging'] && !values['only-invoices']) {
+  const t = performance.now();
+  console.log('\n== messaging (bench/messaging.ts)');
+  const msg = await runMessagingBench({ duration: Number(values.duration ?? 10), warmup: Number(values.warmup ?? 2), connections: 50, streams: 1000, holdSeconds: 30 });
+  summary.messaging = msg;
+  summary.messagingFile = writeResult('messaging', msg);
+  summary.messagingSeconds = secs(t);
+  console.log(messagingTable(msg));
 }
 
 summary.totalSeconds = secs(t0);
@@ -153,5 +171,11 @@ if (inv) {
   lines.push(`| invoice list at 100k vs 1k invoices (mean latency) | ${inv.list.flat.at100k} vs ${inv.list.flat.at1k} ms = ${inv.list.flat.ratio}x | <= 1.5x |`);
   lines.push(`| invoices pack, ${inv.pack.invoices} invoices + ${inv.pack.payments} payments: first byte | ${inv.pack.firstByteMs} ms, RSS +${inv.pack.rssGrowthMiB} MiB (whole zip ${inv.pack.totalMs} ms) | < 300 ms, < 100 MiB |`);
 }
+const msg = s.messaging as Any | undefined;
+if (msg?.thread) {
+  for (const r of msg.thread.rows as Any[]) lines.push(`| messaging: ${r.name} (${r.bytes} B) | ${r.reqPerSec} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, mean ${r.mean} ms${r.ratio !== undefined ? `, ${r.ratio.toFixed(2)}x floor` : ''} | - |`);
+  lines.push(`| messaging: thread of 10,000 vs 100 messages (mean latency) | ${msg.thread.flat.at10k} vs ${msg.thread.flat.at100} ms = ${msg.thread.flat.ratio}x | <= 1.5x |`);
+}
+if (msg?.live) lines.push(`| messaging: ${msg.live.streams} open event streams, ${msg.live.holdSeconds} s | ${msg.live.streams - msg.live.closedEarly} held, ${msg.live.withHeartbeat} heartbeats, ${msg.live.received} got the event in ${msg.live.deliveryMs} ms; RSS +${Math.round((msg.live.rssMiB.afterHold - msg.live.rssMiB.before) * 10) / 10} MiB after the hold (${msg.live.perStreamKiB} KiB per stream; ${msg.live.peakPerStreamKiB} right after opening) | all held and delivered |`);
 lines.push('', `whole run: ${s.totalSeconds} s; load average before ${(s.loadavgBefore as number[]).map((l) => l.toFixed(2)).join(' ')}, after ${load()}`, `results: ${file}`);
 console.log(lines.join('\n'));
