@@ -97,7 +97,8 @@ async function renderThread(req: Request, deps: MessagingDeps, thread: ThreadRow
     } else if (lastPublic.author_id === me && readers.some((r) => r.firm)) seen = 'Seen by the firm';
   }
   const newest = page.rows.at(-1);
-  if (thread && newest && !opts.before) await markRead(deps.db, thread.workspace_id, thread.id, me, newest.created_at, now);
+  const mine = marks.find((r) => r.user_id === me);
+  if (thread && newest && !opts.before && (!mine || mine.read_through < newest.created_at)) await markRead(deps.db, thread.workspace_id, thread.id, me, newest.created_at, now);
   const postHref = thread ? `${base(req)}/t/${thread.id}` : `${base(req)}/general`;
   const subject = thread?.subject_type && thread.subject_id ? await deps.threads.resolve(v, thread.subject_type, thread.subject_id) : undefined;
   await req.ctx.render(

@@ -165,12 +165,17 @@ export function ping(deps: MessagingDeps, userIds: string[], threadId: string): 
   }
 }
 
-/** Record that `userId` has seen the thread through `through` (never moves back). */
+/**
+ * Record that `userId` has seen the thread through `through`. It never moves back, and a view
+ * that shows nothing new writes nothing (every thread view would otherwise be a committed write,
+ * queued on SQLite's one connection: docs/performance.md, "Messaging").
+ */
 export async function markRead(db: Db | Trx, workspaceId: string, threadId: string, userId: string, through: number, now: number): Promise<void> {
   await db('messaging_reads')
     .insert({ id: newId(now), workspace_id: workspaceId, thread_id: threadId, user_id: userId, read_through: through, read_at: now })
     .onConflict(['thread_id', 'user_id'])
-    .merge({ read_through: db.raw('case when messaging_reads.read_through > ? then messaging_reads.read_through else ? end', [through, through]), read_at: now });
+    .merge({ read_through: through, read_at: now })
+    .where('messaging_reads.read_through', '<', through);
 }
 
 /** Edit a message's body (its author, within the window): the old body is kept for staff. */

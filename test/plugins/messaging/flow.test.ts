@@ -38,6 +38,25 @@ test('a client writes in the general thread; the list and the menu count show it
   assert.is((await w.as.staff.get(`${B()}/unread`)).text, '');
 });
 
+test('opening a thread again with nothing new writes nothing; the read mark never moves back', async () => {
+  await w.as.staff.get(`${B()}/t/${threadId}`);
+  const writes: string[] = [];
+  const spy = (q: { sql: string }) => (/messaging_reads/.test(q.sql) && /^\s*(insert|update)/i.test(q.sql) ? writes.push(q.sql) : undefined);
+  w.app.kernel.db.on('query', spy);
+  try {
+    assert.is((await w.as.staff.get(`${B()}/t/${threadId}`)).status, 200);
+    assert.is((await w.as.staff.get(`${B()}/t/${threadId}/messages`, { 'HX-Request': 'true' })).status, 200);
+  } finally {
+    w.app.kernel.db.removeListener('query', spy);
+  }
+  assert.is(writes.length, 1, `only the live fetch's conditional upsert: ${writes.join(' | ')}`);
+  const before = await w.app.kernel.db('messaging_reads').where({ thread_id: threadId, user_id: w.users.staff }).first('read_through');
+  const { markRead } = await import('../../../plugins/messaging/service.ts');
+  await markRead(w.app.kernel.db, w.ws.id, threadId, w.users.staff, 1, Date.now());
+  const after = await w.app.kernel.db('messaging_reads').where({ thread_id: threadId, user_id: w.users.staff }).first('read_through');
+  assert.is(Number(after.read_through), Number(before.read_through), 'an older mark does not move it back');
+});
+
 test('the firm answers; an internal note never reaches a client', async () => {
   await w.as.staff.postForm(`${B()}/t/${threadId}`, { body: 'It is in the Reports folder.' });
   const note = await w.as.staff.postForm(`${B()}/t/${threadId}`, { body: 'INTERNALCANARY client is late paying', internal: 'yes' });
