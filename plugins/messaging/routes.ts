@@ -301,7 +301,11 @@ export function workspaceRoutes(r: Router, deps: MessagingDeps): void {
     const now = deps.clock.now();
     const newest = page.rows.at(-1);
     if (newest) await markRead(deps.db, t.workspace_id, t.id, req.ctx.user!.id, newest.created_at, now);
+    // The menu's count after this read: what arrives on the open page is read, so the badge (which
+    // fetches on the same ping, maybe before this mark) is set again from here.
+    const unread = await unreadCount(deps.db, v, deps.threads);
     await req.ctx.render('messaging/messages', {
+      unread: unread > 99 ? '99+' : unread,
       messages: page.rows.map((m) => messageView(req, m, atts.get(m.id) ?? [], { me: req.ctx.user!.id, now, editWindowMs: deps.settings.editWindowMinutes * 60_000, staff: seesInternal(req.ctx.ability), base: base(req) })),
       after: newest ? cursorOf(newest) : (after ? `${after.at}.${after.id}` : ''),
     });
