@@ -18,6 +18,7 @@ import { settingsSchema, type MessagingSettings } from './settings.ts';
 import { runMailBatches } from './mail.ts';
 import { replyHandler, REPLY_PURPOSE } from './inbound.ts';
 import { threadTitle } from './models.ts';
+import { seedMessagingDemo } from './demo.ts';
 
 declare module '../../core/events.ts' {
   interface AtriumEvents {
@@ -147,6 +148,10 @@ export default definePlugin<MessagingSettings>({
     workspaceRoutes(workspace, deps);
     staffRoutes(staff, deps);
   },
+
+  // Demo data (`atrium demo:seed`, /setup): a short exchange in Northwind's general thread, with an
+  // internal note, and a conversation about the board pack (demo.ts).
+  demo: (ctx, demo) => seedMessagingDemo(depsOf(ctx), demo),
 
   bootstrap(ctx) {
     // The batched notification mail, every jobIntervalSeconds, once per period across processes.

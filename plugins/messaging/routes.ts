@@ -46,6 +46,17 @@ const postForm = z.strictObject({ body: bodyField, internal: z.enum(['yes']).opt
 const topicForm = z.strictObject({ title: singleLine({ max: MAX_TITLE, min: 1, required: 'Give the conversation a subject' }), body: bodyField });
 const editForm = z.strictObject({ body: bodyField });
 
+/** A result's text: the sanitised HTML as words (no Markdown marks, no tags), cut at `max`. */
+function plainText(html: string, max: number): string {
+  const text = html
+    .replace(/<\/(p|li|h3|h4|blockquote|pre)>|<br\s*\/?>/g, ' ')
+    .replace(/<[^>]*>/g, '')
+    .replace(/&(amp|lt|gt|quot|#39|#x27|nbsp);/g, (_, e: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'", '#x27': "'", nbsp: ' ' })[e]!)
+    .replace(/\s+/g, ' ')
+    .trim();
+  return text.length > max ? `${text.slice(0, max - 1).trimEnd()}…` : text;
+}
+
 export function viewerOf(req: Request, deps: MessagingDeps): Viewer {
   const ctx = req.ctx;
   return { ability: ctx.ability, userId: ctx.user!.id, workspaceId: ctx.workspace!.id, workspaceRole: ctx.workspaceRole, scope: ctx.scope!, db: deps.db };
@@ -104,7 +115,7 @@ async function renderThread(req: Request, deps: MessagingDeps, thread: ThreadRow
   await req.ctx.render(
     'messaging/thread',
     {
-      thread: thread ? { id: thread.id, title: threadTitle(thread), done: Boolean(thread.done_at), awaiting: thread.awaiting_firm_since != null } : { id: '', title: 'General', done: false, awaiting: false },
+      thread: thread ? { id: thread.id, title: threadTitle(thread), general: thread.kind === 'general', done: Boolean(thread.done_at), awaiting: thread.awaiting_firm_since != null } : { id: '', title: 'General', general: true, done: false, awaiting: false },
       subject: subject ? { label: subject.label, href: `/w/${req.ctx.workspace!.slug}${subject.path}`, noun: subject.noun } : undefined,
       messages,
       seen,
@@ -213,6 +224,10 @@ export function workspaceRoutes(r: Router, deps: MessagingDeps): void {
             done: Boolean(t.done_at),
           })),
         ],
+        // No conversation yet (only the general one, not written in): an empty state that says what to do.
+        hasThreads: rows.length > 0 || page > 1,
+        generalHref: `${base(req)}/general`,
+        canReply: req.ctx.ability.can('reply', 'Thread'),
         newHref: req.ctx.ability.can('create', 'Thread') ? `${base(req)}/new` : undefined,
         searchHref: `${base(req)}/search`,
         page,
@@ -302,7 +317,11 @@ export function workspaceRoutes(r: Router, deps: MessagingDeps): void {
     const now = deps.clock.now();
     const newest = page.rows.at(-1);
     if (newest) await markRead(deps.db, t.workspace_id, t.id, req.ctx.user!.id, newest.created_at, now);
+    // The menu's count after this read: what arrives on the open page is read, so the badge (which
+    // fetches on the same ping, maybe before this mark) is set again from here.
+    const unread = await unreadCount(deps.db, v, deps.threads);
     await req.ctx.render('messaging/messages', {
+      unread: unread > 99 ? '99+' : unread,
       messages: page.rows.map((m) => messageView(req, m, atts.get(m.id) ?? [], { me: req.ctx.user!.id, now, editWindowMs: deps.settings.editWindowMinutes * 60_000, staff: seesInternal(req.ctx.ability), base: base(req) })),
       after: newest ? cursorOf(newest) : (after ? `${after.at}.${after.id}` : ''),
     });
@@ -424,7 +443,7 @@ export function workspaceRoutes(r: Router, deps: MessagingDeps): void {
           .leftJoin('users as u', 'u.id', 'm.author_id')
           .orderBy([{ column: 'm.created_at', order: 'desc' }, { column: 'm.id', order: 'desc' }])
           .limit(50)
-          .select('m.id', 'm.thread_id', 'm.body', 'm.created_at', 'm.visibility', 'u.name as author', 'th.title', 'th.kind', 'th.subject_type')) as Array<Record<string, unknown>>)
+          .select('m.id', 'm.thread_id', 'm.html', 'm.created_at', 'm.visibility', 'u.name as author', 'th.title', 'th.kind', 'th.subject_type')) as Array<Record<string, unknown>>)
       : [];
     await req.ctx.render(
       'messaging/search',
@@ -432,12 +451,14 @@ export function workspaceRoutes(r: Router, deps: MessagingDeps): void {
         q,
         action: `${base(req)}/search`,
         listHref: `${base(req)}/`,
+        count: rows.length,
+        capped: rows.length >= 50,
         results: rows.map((r) => ({
           href: `${base(req)}/t/${String(r.thread_id)}#m-${String(r.id)}`,
           thread: String(r.title),
           author: r.author ? String(r.author) : 'Someone',
           at: Number(r.created_at),
-          text: String(r.body).replace(/\s+/g, ' ').slice(0, 240),
+          text: plainText(String(r.html), 240),
           internal: r.visibility === 'internal',
         })),
       },

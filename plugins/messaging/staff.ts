@@ -10,6 +10,13 @@ const PAGE = 30;
 const FILTERS = ['waiting', 'mine', 'open', 'done'] as const;
 type Filter = (typeof FILTERS)[number];
 const LABELS: Record<Filter, string> = { waiting: 'Awaiting our reply', mine: 'Assigned to me', open: 'All open', done: 'Done' };
+/** What each tab says when it has nothing: what would appear there, and how. */
+const EMPTY: Record<Filter, { title: string; text: string }> = {
+  waiting: { title: 'No client is waiting for a reply', text: 'When a client writes, the conversation appears here until someone at the firm answers it.' },
+  mine: { title: 'Nothing is assigned to you', text: 'A conversation appears here when someone assigns it to you on its page.' },
+  open: { title: 'No open conversations', text: 'Conversations with your clients appear here until someone marks them as done.' },
+  done: { title: 'Nothing marked as done yet', text: 'Mark a conversation as done on its page once it needs nothing more; a new message from the client opens it again.' },
+};
 
 export function staffRoutes(r: Router, deps: MessagingDeps): void {
   r.get('/', authorize('assign', 'Thread'), async (req) => {
@@ -49,7 +56,7 @@ export function staffRoutes(r: Router, deps: MessagingDeps): void {
           assignee: t.assignee ? String(t.assignee) : null,
           done: t.done_at != null,
         })),
-        empty: filter === 'waiting' ? 'No client is waiting for a reply.' : 'No conversations here.',
+        empty: EMPTY[filter],
         page,
         pages,
         prev: page > 1 ? `${here}?show=${filter}&page=${page - 1}` : undefined,

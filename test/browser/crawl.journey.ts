@@ -173,7 +173,7 @@ async function judge(role: string, tab: Tab, u: URL, into: string[]): Promise<vo
 }
 
 test.before(async () => {
-  app = await startApp({ plugins: ['team', 'files', 'approvals', 'signatures', 'invoices'] });
+  app = await startApp({ plugins: ['team', 'files', 'approvals', 'signatures', 'invoices', 'messaging'] });
   browser = await launchChromium();
 });
 test.after(async () => {
