@@ -57,9 +57,6 @@ async function look(page: Page, name: string): Promise<void> {
   const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
   if (overflow > 0) problems.push(`${name}: ${overflow}px of horizontal overflow`);
   await art.check(page, name);
-  // axe-core leaves `style=""` on elements it looked at; an htmx swap later copies that attribute
-  // (its settle step), which the CSP reports. The page itself never has one: take them away.
-  await page.evaluate(`document.querySelectorAll('[style=""]').forEach((e) => e.removeAttribute('style'))`);
 }
 
 const mainText = async (page: Page) => ((await page.textContent('main')) ?? '').replace(/\s+/g, ' ');

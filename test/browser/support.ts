@@ -37,6 +37,9 @@ export class Artifacts {
     await page.evaluate(AXE);
     const result = (await page.evaluate(`axe.run(document, { resultTypes: ['violations'] })`)) as { violations: Array<{ id: string; impact: string; nodes: unknown[] }> };
     for (const v of result.violations) if (v.impact === 'serious' || v.impact === 'critical') this.a11y.push(`${name}: ${v.id} (${v.impact}, ${v.nodes.length} nodes)`);
+    // axe-core leaves `style=""` on elements it looked at; an htmx swap later copies that attribute
+    // (its settle step), which the CSP reports. The page itself never has one: take them away.
+    await page.evaluate(`document.querySelectorAll('[style=""]').forEach((e) => e.removeAttribute('style'))`);
   }
 
   /** Write the findings next to the screenshots (the journey's last test asserts they are none). */
