@@ -155,7 +155,7 @@ test('demo:seed prints the demo password once, runs the plugins\' demos and is i
   assert.is(first.code, 0, first.err);
   assert.match(first.out, /Password for every demo account: demo-\S+/);
   // The default configuration's plugins, through a booted (not listening) kernel: see test/demo.test.ts.
-  assert.match(first.out, 'Demo data from the plugins: approvals, files, invoices, signatures.');
+  assert.match(first.out, 'Demo data from the plugins: approvals, files, invoices, messaging, signatures.');
   // Previews off here: this server would otherwise render the demo's PDFs (and audit it) meanwhile.
   const app = await startApp({ db, plugins: ['team', 'files', 'approvals', 'signatures', 'invoices'], overrides: { plugins: { settings: { files: { previewMaxBytes: 0 } } } } });
   try {
