@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import yauzl from 'yauzl';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { Artifacts, arrive, launchChromium } from './support.ts';
+import { Artifacts, Watch, arrive, launchChromium, mainText, signInOnPage, type Viewport } from './support.ts';
 import { setupOwner, startApp, type TestApp } from '../helpers/app.ts';
 import { mailsTo } from '../identity/support.ts';
 import { FakeStripe } from '../plugins/payments-stripe/fake-stripe.ts';
@@ -25,7 +25,6 @@ import type { InvoicesDeps } from '../../plugins/invoices/service.ts';
 
 const art = new Artifacts('invoices');
 const test = suite('journey: staff issue an invoice; the client pays it from the reminder mail and downloads the period pack');
-const VIEWPORTS = { phone: { width: 390, height: 844 }, desktop: { width: 1366, height: 900 } } as const;
 const ADA = 'ada@northwind.example';
 const DAY = 86_400_000;
 let app: TestApp;
@@ -37,36 +36,17 @@ let ownerPassword: string;
 let invoiceId = '';
 let invoiceNumber = '';
 let reminderLink = '';
-const problems: string[] = [];
+const watch = new Watch(art, () => app.url);
+const problems = watch.problems;
 
 const local = (path: string) => `${app.url}${path}`;
 
-async function open(size: keyof typeof VIEWPORTS, who: string): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ viewport: VIEWPORTS[size], acceptDownloads: true });
-  const page = await ctx.newPage();
-  page.on('console', (m) => {
-    if (!page.url().startsWith(app.url)) return; // the fake provider's page is not ours
-    if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(`${who} ${size}: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`${who} ${size}: uncaught ${err.message}`));
-  return { ctx, page };
-}
+const open = (size: Viewport, who: string) => watch.open(browser, size, who, { acceptDownloads: true });
 
-async function signIn(page: Page, email: string, password: string): Promise<void> {
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForLoadState('load');
-  assert.not.match(page.url(), /\/login/, `${email} signed in`);
-}
+const signIn = signInOnPage;
 
-async function look(page: Page, name: string): Promise<void> {
-  const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
-  if (overflow > 0) problems.push(`${name}: ${overflow}px of horizontal overflow`);
-  await art.check(page, name);
-}
+const look = (page: Page, name: string) => watch.look(page, name);
 
-const mainText = async (page: Page) => ((await page.textContent('main')) ?? '').replace(/\s+/g, ' ');
 
 /** The entries of a zip and their bytes. */
 function unzip(file: string): Promise<Map<string, Buffer>> {

@@ -11,12 +11,11 @@ import 'reflect-metadata';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { Artifacts, arrive, launchChromium } from './support.ts';
+import { Artifacts, Watch, arrive, launchChromium, mainText, signInOnPage, type Viewport } from './support.ts';
 import { setupOwner, startApp, type TestApp } from '../helpers/app.ts';
 
 const art = new Artifacts('messaging');
 const test = suite('journey: a client writes with an attachment on her phone; the firm answers from its inbox; the answer appears live');
-const VIEWPORTS = { phone: { width: 390, height: 844 }, desktop: { width: 1366, height: 900 } } as const;
 const ADA = 'ada@northwind.example';
 const QUESTION = 'Could you check the indemnity in the attached draft before we sign on Monday?';
 const ANSWER = 'Yes: the indemnity is uncapped. We will send a marked-up version tomorrow morning.';
@@ -28,38 +27,20 @@ let ownerPassword: string;
 /** Ada's phone: opened in the first test, kept open (never reloaded) until the last. */
 let ada: { ctx: BrowserContext; page: Page };
 let owner: { ctx: BrowserContext; page: Page };
-const problems: string[] = [];
+const watch = new Watch(art, () => app.url);
+const problems = watch.problems;
 
 const local = (path: string) => `${app.url}${path}`;
 
-async function open(size: keyof typeof VIEWPORTS, who: string): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ viewport: VIEWPORTS[size] });
-  // Violations are reported as DOM events whether or not the browser also logs them.
-  await ctx.addInitScript("document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' blocked ' + (e.blockedURI || 'inline') + ' (' + (e.sourceFile || 'page') + ':' + e.lineNumber + ':' + e.columnNumber + ')'));");
-  const page = await ctx.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(`${who} ${size}: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`${who} ${size}: uncaught ${err.message}`));
-  return { ctx, page };
-}
+const open = (size: Viewport, who: string) => watch.open(browser, size, who);
 
 async function signIn(page: Page, email: string, password: string): Promise<void> {
   await page.goto(local('/login'));
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForLoadState('load');
-  assert.not.match(page.url(), /\/login/, `${email} signed in`);
+  await signInOnPage(page, email, password);
 }
 
-async function look(page: Page, name: string): Promise<void> {
-  const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
-  if (overflow > 0) problems.push(`${name}: ${overflow}px of horizontal overflow`);
-  await art.check(page, name);
-}
+const look = (page: Page, name: string) => watch.look(page, name);
 
-const mainText = async (page: Page) => ((await page.textContent('main')) ?? '').replace(/\s+/g, ' ');
 /** The menu's unread badge for Messages (empty when nothing is unread). */
 const badge = (page: Page) => page.locator('.section-nav a[href$="/messaging"] .nav-badge');
 

@@ -9,13 +9,12 @@ import 'reflect-metadata';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { Artifacts, arrive, launchChromium } from './support.ts';
+import { Artifacts, Watch, arrive, launchChromium, mainText, signInOnPage, type Viewport } from './support.ts';
 import { setupOwner, startApp, type TestApp } from '../helpers/app.ts';
 import { lastMailTo, linkIn, pathOf } from '../identity/support.ts';
 
 const art = new Artifacts('portal');
 const test = suite('journey: a client signs, the firm adds and assigns a colleague, who reads the activity in her zone');
-const VIEWPORTS = { phone: { width: 390, height: 844 }, desktop: { width: 1366, height: 900 } } as const;
 const COLLEAGUE = { name: 'Dana Reyes', email: 'dana@harbor.example', password: 'correct-horse-battery-staple-7' };
 /** A zone far from the server's UTC, so a time shown in UTC could not pass for hers. */
 const HER_ZONE = 'Asia/Tokyo';
@@ -23,37 +22,20 @@ let app: TestApp;
 let browser: Browser;
 let demoPassword: string;
 let ownerPassword: string;
-const problems: string[] = [];
+const watch = new Watch(art, () => app.url);
+const problems = watch.problems;
 
 const local = (path: string) => `${app.url}${path}`;
 
-async function open(size: keyof typeof VIEWPORTS, who: string): Promise<{ ctx: BrowserContext; page: Page }> {
-  const ctx = await browser.newContext({ viewport: VIEWPORTS[size] });
-  const page = await ctx.newPage();
-  page.on('console', (m) => {
-    if (m.type() === 'error' || /Content Security Policy/i.test(m.text())) problems.push(`${who} ${size}: ${m.text()}`);
-  });
-  page.on('pageerror', (err) => problems.push(`${who} ${size}: uncaught ${err.message}`));
-  return { ctx, page };
-}
+const open = (size: Viewport, who: string) => watch.open(browser, size, who);
 
-/** Sign in through the login form, as a person would. */
 async function signIn(page: Page, email: string, password: string): Promise<void> {
   await page.goto(local('/login'));
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForLoadState('load');
-  assert.not.match(page.url(), /\/login/, `${email} signed in`);
+  await signInOnPage(page, email, password);
 }
 
-async function look(page: Page, name: string): Promise<void> {
-  const overflow = (await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')) as number;
-  if (overflow > 0) problems.push(`${name}: ${overflow}px of horizontal overflow`);
-  await art.check(page, name);
-}
+const look = (page: Page, name: string) => watch.look(page, name);
 
-const mainText = async (page: Page) => ((await page.textContent('main')) ?? '').replace(/\s+/g, ' ');
 
 test.before(async () => {
   app = await startApp({ plugins: ['team', 'files', 'approvals', 'signatures'] });
