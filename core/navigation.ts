@@ -71,6 +71,11 @@ export class NavigationRegistry {
     return out;
   }
 
+  /** Every widget's key (`<owner>-<id>`, its card's id and its late URL's last part) in `area`. */
+  widgetKeys(area: 'workspace' | 'staff'): string[] {
+    return this.widgets.filter((w) => w.area === area).map((w) => `${w.owner}-${w.id}`);
+  }
+
   widgetsFor(area: 'workspace' | 'staff', ability: AppAbility): OwnedWidget[] {
     return this.widgets.filter((w) => w.area === area && (!w.can || ability.can(w.can[0], w.can[1])));
   }

@@ -52,6 +52,7 @@ export const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number
   ATRIUM_INBOUND_MAX_BYTES: { path: ['inbound', 'maxBytes'], type: 'number' },
   ATRIUM_INBOUND_TOKEN_TTL_DAYS: { path: ['inbound', 'tokenTtlDays'], type: 'number' },
   ATRIUM_VIEWS_CACHE: { path: ['views', 'cache'], type: 'boolean' },
+  ATRIUM_WIDGET_BUDGET_MS: { path: ['views', 'widgetBudgetMs'], type: 'number' },
   ATRIUM_STORAGE_DRIVER: { path: ['storage', 'driver'], type: 'string' },
   ATRIUM_STORAGE_DIR: { path: ['storage', 'dir'], type: 'string' },
   ATRIUM_STORAGE_KEYS: { path: ['storage', 'keys'], type: 'string' },

@@ -127,6 +127,11 @@ export const configSchema = z.strictObject({
   views: z.strictObject({
     /** Cache compiled templates. Turn off while editing a theme to see changes without a restart. */
     cache: z.boolean(),
+    /**
+     * How long a home page waits for its cards' data. A card still loading then is sent as a
+     * placeholder that fetches itself after the page is shown (core/http/routes/home.ts).
+     */
+    widgetBudgetMs: z.number().int().min(10).max(60_000),
   }),
   shutdownTimeoutMs: z.number().int().min(0),
   /** Optional (absent from default.json): where the signed audit checkpoints go (core/audit-checkpoints.ts). */

@@ -105,6 +105,13 @@ const KERNEL_EXEMPT: Record<string, string> = {
   'POST /account/email/confirm/:token': 'addressed by a secret token: test/identity',
 };
 
+/**
+ * Route parameters that name no tenant's data: the same value in every workspace (a home card's
+ * key). A route whose only other parameter is the workspace is still driven at B's workspace.
+ */
+const KERNEL_SHARED_PARAMS = ['key@/w/:workspace/_widgets/', 'key@/staff/_widgets/'];
+const sharedParam = (path: string, name: string) => KERNEL_SHARED_PARAMS.some((k) => k.startsWith(`${name}@`) && path.startsWith(k.slice(name.length + 1)));
+
 /** Kernel GET routes that write on purpose: an export is itself an audit event. */
 const KERNEL_GET_WRITES: Record<string, string> = {
   'GET /admin/audit/export.csv': 'the export is recorded in the audit log',
@@ -137,6 +144,9 @@ async function kernelSeed({ kernel, workspace, canary, users }: SeedContext): Pr
     mid: String(membership.id),
     'id@/admin/mail': mailId,
     'id@/w/:workspace/invitations': invitationId,
+    // A card's late URL (core/http/routes/home.ts): a real card's key where the area has one.
+    'key@/w/:workspace/_widgets': kernel.navigation.widgetKeys('workspace')[0] ?? 'none-none',
+    'key@/staff/_widgets': kernel.navigation.widgetKeys('staff')[0] ?? 'none-none',
   };
 }
 
@@ -272,7 +282,8 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
       violations.push(`${key}: no isolation fixture for ${missing.map((m) => `:${m}`).join(', ')} (return it from seed(), or exempt the route with a reason)`);
       continue;
     }
-    const tenantAddressed = names.length > 0;
+    const tenantNames = names.filter((n) => !sharedParam(route.path, n));
+    const tenantAddressed = tenantNames.length > 0;
 
     // Raw-body routes (webhooks) are driven last, below: a broken one could delete B's rows.
     if (isWebhookPath(route.path)) {
@@ -312,7 +323,7 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
     // 1. Acting on B: B's workspace, or B's ids (in A's workspace too), must be 404 and change nothing.
     if (tenantAddressed && !route.path.startsWith('/l/')) {
       const targets = new Set([fill(route.path, bValues)]);
-      if (names.includes('workspace') && names.length > 1) targets.add(fill(route.path, { ...bValues, workspace: A.ws.slug, slug: A.ws.slug }));
+      if (tenantNames.includes('workspace') && tenantNames.length > 1) targets.add(fill(route.path, { ...bValues, workspace: A.ws.slug, slug: A.ws.slug }));
       for (const url of targets) {
         for (const role of A_ROLES) {
           for (const hx of [false, true]) {

@@ -1,6 +1,7 @@
 // `/` sends each person where they work; the workspace home shows the widgets the user may
 // see; the staff overview lists the client workspaces a staff member can open.
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
+import { AtriumError } from '../../errors.ts';
 import Handlebars from 'handlebars';
 import { z } from 'zod';
 import { workspacesFor, workspacesQuery } from '../../identity/users.ts';
@@ -41,6 +42,9 @@ export function homeRoutes(deps: HttpDeps): Router {
     const widgets = await renderWidgets(deps, req, 'workspace');
     await req.ctx.render('core/workspace-home', { widgets, hasWidgets: widgets.length > 0 }, { title: workspace!.name });
   });
+
+  r.get('/w/:workspace/_widgets/:key', lateWidget(deps, 'workspace'));
+  r.get('/staff/_widgets/:key', lateWidget(deps, 'staff'));
 
   r.get('/staff/', async (req, res) => {
     const user = req.ctx.user!;
@@ -91,22 +95,66 @@ export function homeRoutes(deps: HttpDeps): Router {
   return r;
 }
 
-/** Render the widgets of an area the request's ability allows, each in its own card. */
+/** A card that missed the page's budget: it asks for itself once the page is shown. */
+const LATE = Symbol('late');
+
+/**
+ * Render the widgets of an area the request's ability allows, each in its own card. Their data
+ * loads concurrently (on PostgreSQL the queries run side by side on the pool); the page waits at
+ * most `views.widgetBudgetMs` for them. A card still loading then is sent as a placeholder that
+ * fetches `<area root>/_widgets/<key>` after the page is shown, so one slow card never holds the
+ * page. A card whose `load` or view throws shows a short error (the rest of the page renders).
+ */
 async function renderWidgets(deps: HttpDeps, req: Request, area: 'workspace' | 'staff') {
-  const out: Array<{ id: string; title: string; html: Handlebars.SafeString }> = [];
-  const csrfToken = await req.ctx.csrfToken();
-  const brand = await deps.branding.get();
-  const data = await renderData(deps, req);
-  for (const w of deps.navigation.widgetsFor(area, req.ctx.ability)) {
-    let html: string;
-    try {
-      const model = w.load ? await w.load({ ctx: req.ctx, db: deps.db, settings: w.settings, now: deps.clock.now() }) : {};
-      html = deps.views.render(w.view, { ...(model as object), workspace: req.ctx.workspace, user: req.ctx.user, csrfToken, brand }, data);
-    } catch (err) {
-      req.ctx.log.error({ err, widget: `${w.owner}/${w.id}` }, 'widget failed');
-      html = deps.views.render('core/widget-error', {}, {});
-    }
-    out.push({ id: `${w.owner}-${w.id}`, title: w.title, html: new Handlebars.SafeString(html) });
+  const widgets = deps.navigation.widgetsFor(area, req.ctx.ability);
+  if (widgets.length === 0) return [];
+  const shared = await widgetShared(deps, req);
+  let timer: NodeJS.Timeout | undefined;
+  const budget = new Promise<typeof LATE>((resolve) => {
+    timer = setTimeout(() => resolve(LATE), deps.config.views.widgetBudgetMs);
+  });
+  try {
+    const htmls = await Promise.all(widgets.map((w) => Promise.race([renderWidget(deps, req, w, shared), budget])));
+    return widgets.map((w, i) => {
+      const html = htmls[i]!;
+      const key = widgetKey(w);
+      return { id: key, title: w.title, html: new Handlebars.SafeString(html === LATE ? deps.views.render('core/widget-late', { href: `${areaRoot(req, area)}/_widgets/${key}` }, shared.data) : html) };
+    });
+  } finally {
+    clearTimeout(timer);
   }
-  return out;
+}
+
+const widgetKey = (w: { owner: string; id: string }) => `${w.owner}-${w.id}`;
+const areaRoot = (req: Request, area: 'workspace' | 'staff') => (area === 'workspace' ? `/w/${req.ctx.workspace!.slug}` : '/staff');
+
+async function widgetShared(deps: HttpDeps, req: Request) {
+  const [csrfToken, brand, data] = await Promise.all([req.ctx.csrfToken(), deps.branding.get(), renderData(deps, req)]);
+  return { csrfToken, brand, data };
+}
+
+/** One card's HTML; never rejects (a failure is logged and shown as the error card). */
+async function renderWidget(deps: HttpDeps, req: Request, w: ReturnType<HttpDeps['navigation']['widgetsFor']>[number], shared: Awaited<ReturnType<typeof widgetShared>>): Promise<string> {
+  try {
+    const model = w.load ? await w.load({ ctx: req.ctx, db: deps.db, settings: w.settings, now: deps.clock.now() }) : {};
+    return deps.views.render(w.view, { ...(model as object), workspace: req.ctx.workspace, user: req.ctx.user, csrfToken: shared.csrfToken, brand: shared.brand }, shared.data);
+  } catch (err) {
+    req.ctx.log.error({ err, widget: widgetKey(w) }, 'widget failed');
+    return deps.views.render('core/widget-error', {}, {});
+  }
+}
+
+/** `GET <area root>/_widgets/:key`: one card's content, for a card that missed the page's budget. */
+function lateWidget(deps: HttpDeps, area: 'workspace' | 'staff') {
+  return async (req: Request, res: Response) => {
+    // Only the cards this reader may see; any other key is the same 404 as an unknown one.
+    const w = deps.navigation.widgetsFor(area, req.ctx.ability).find((x) => widgetKey(x) === req.params.key);
+    if (!w) throw new AtriumError('ATR_NOT_FOUND', undefined, { status: 404 });
+    // Opened by hand rather than by the page: the home it belongs to.
+    if (!req.get('hx-request')) return res.redirect(302, `${areaRoot(req, area)}/`);
+    const html = await renderWidget(deps, req, w, await widgetShared(deps, req));
+    res.vary('HX-Request');
+    res.setHeader('Cache-Control', 'no-store');
+    res.type('html').send(html);
+  };
 }
