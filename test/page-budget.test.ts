@@ -1,0 +1,122 @@
+// The main pages' query budget (issue 17, "a per-page budget"), after test/home-budget.test.ts:
+// a signed-in client of a workspace holding a few files and an approval request opens the file
+// list, a file's page and the approvals list. Each page is visited twice first (the first visit
+// may store counts, the visit marker, the last workspace), then measured once; every SQL
+// statement is labelled and the exact sorted list is asserted, so a change that adds a round trip
+// (or a query per file or per request) fails here. Background polls of the mail relay and the job
+// runner (outbox, job_runs) are not the page's. An unknown statement keeps its SQL as its label, so
+// the failure shows it. The lists are the same on SQLite and PostgreSQL.
+import 'reflect-metadata';
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ON_PG } from './helpers/app.ts';
+import { approvalsWorld, requestApproval, uploadFile, type World } from './plugins/approvals/helpers.ts';
+
+const test = suite(`the main pages' query budget (${ON_PG ? 'PostgreSQL' : 'SQLite'})`);
+let w: World;
+let fileId: string;
+let fileUrl: string;
+
+test.before(async () => {
+  // Every built-in plugin, as on the home's budget; approvalsWorld's clock stands still, so no
+  // session touch and no custom-role reload happen in a measured request.
+  w = await approvalsWorld({ plugins: ['team', 'files', 'approvals', 'signatures', 'messaging'] });
+  // Three shared files in the top folder, uploaded by staff over HTTP: one list query must serve
+  // them all (no query per file).
+  fileId = await uploadFile(w, 'Brochure.txt', 'The brochure, draft one');
+  await uploadFile(w, 'Budget.csv', 'a,b\n1,2\n');
+  await uploadFile(w, 'Notes.txt', 'Some notes');
+  const made = await requestApproval(w, fileId, { title: 'Brochure sign-off', approvers: [w.users.member] });
+  assert.is(made.res.status, 303, made.res.text.slice(0, 300));
+  assert.ok(made.id, 'the approval request was made');
+  // The file's page as the list links it.
+  const list = await w.as.member.get('/w/acme/files/');
+  const link = /<a href="(\/w\/acme\/files\/[^"]+)">Brochure\.txt<\/a>/.exec(list.text);
+  assert.ok(link, 'the list links the file');
+  fileUrl = link[1]!;
+  assert.is(fileUrl, `/w/acme/files/f/${fileId}`);
+});
+test.after(async () => {
+  await w.app.close();
+});
+
+/** The SQL of one GET by the client member, after two unmeasured visits of the same page. */
+async function queriesOf(path: string, expect: string): Promise<string[]> {
+  for (let i = 0; i < 2; i++) assert.is((await w.as.member.get(path)).status, 200, path);
+  const seen: string[] = [];
+  // The mail relay's and the job runner's own polls run in the background: not the page's.
+  const spy = (q: { sql: string }) => (/[`"](outbox|job_runs)[`"]/.test(q.sql) ? undefined : seen.push(q.sql));
+  w.app.kernel.db.on('query', spy);
+  try {
+    const res = await w.as.member.get(path);
+    assert.is(res.status, 200, path);
+    assert.match(res.text, expect, `${path} shows ${expect}`);
+  } finally {
+    w.app.kernel.db.removeListener('query', spy);
+  }
+  return seen;
+}
+
+/** One label per statement (quotes dropped, so SQLite's and PostgreSQL's SQL read the same). */
+function label(sql: string): string {
+  const s = sql.replace(/[`"]/g, '').replace(/\s+/g, ' ').trim().toLowerCase();
+  // Writes first: a page that writes on every view says so in its label.
+  if (/^(update|insert into) files_visits\b/.test(s)) return 'files: visit marker (WRITE)';
+  if (/^(insert|update|delete|replace)\b/.test(s)) return `WRITE: ${sql}`;
+  if (s.includes(' from sessions as s ')) return 'session';
+  if (s.includes(' from memberships as m inner join workspaces as w ')) return 'switcher';
+  if (s.startsWith('select count(*) as n from (select 1 from files_files ')) return 'files: count';
+  if (s.includes(' from files_files as f left join files_folders as d ') && s.includes(' left join files_previews as p ')) return 'files: list';
+  if (s.includes(' from files_folders ') && s.includes(' parent_id is null ')) return 'files: folders here';
+  if (s.startsWith('select id, parent_id, name, area, client_access, ') && s.includes(' from files_folders ')) return 'files: folder tree';
+  if (s.includes(' from files_files where ') && s.includes(' and id = ')) return 'files: the file';
+  if (s.includes(' from files_previews ')) return 'files: preview';
+  if (s.startsWith('select count(*) as n from approvals_requests as r ')) return 'approvals: count';
+  if (s.includes(' from approvals_requests as r ') && s.includes(' approvals_decisions ')) return 'approvals: waiting on you';
+  if (s.includes(' from approvals_requests as r ') && s.includes(' order by r.created_at desc')) return 'approvals: list';
+  return sql;
+}
+
+const labels = (sql: string[]) => sql.map(label).sort();
+
+// The file list, seven statements:
+//   session              the session with the person, notice and waiting counts, workspace and role
+//   files: count         how many files are in this folder (capped), for the pager
+//   files: list          one page of the folder's files, with their preview sizes in the same query
+//   files: folders here  the sub-folders of this folder (here, the top level)
+//   files: folder tree   every folder the client may see, for the folder tree beside the list
+//   files: visit marker  a WRITE on every view: the client's "seen at" for the home's "new files"
+//   switcher             the workspace switcher in the header
+test('the file list: session, count, list, folders here, folder tree, the visit marker (a write), switcher', async () => {
+  const sql = await queriesOf('/w/acme/files/', 'Budget.csv');
+  assert.equal(labels(sql), ['files: count', 'files: folder tree', 'files: folders here', 'files: list', 'files: visit marker (WRITE)', 'session', 'switcher'], sql.join('\n'));
+});
+
+// A file's page (the URL the list links), four statements and no write:
+//   session         the session with the person, notice and waiting counts, workspace and role
+//   files: the file the file, within what the client may see
+//   files: preview  its current version's first-page preview, if it has one
+//   switcher        the workspace switcher in the header
+test('a file\'s page: session, the file, its preview, switcher', async () => {
+  const sql = await queriesOf(fileUrl, 'Brochure.txt');
+  assert.equal(labels(sql), ['files: preview', 'files: the file', 'session', 'switcher'], sql.join('\n'));
+});
+
+// The approvals list, five statements and no write:
+//   session                   the session with the person, notice and waiting counts, workspace and role
+//   approvals: waiting on you the requests waiting on this client's decision, shown first
+//   approvals: count          how many requests the client is an approver of, for the pager
+//   approvals: list           one page of those requests, newest first
+//   switcher                  the workspace switcher in the header
+test('the approvals list: session, waiting on you, count, list, switcher', async () => {
+  const sql = await queriesOf('/w/acme/approvals/', 'Brochure sign-off');
+  assert.equal(labels(sql), ['approvals: count', 'approvals: list', 'approvals: waiting on you', 'session', 'switcher'], sql.join('\n'));
+});
+
+test('the labeller: an unknown statement keeps its SQL (so the lists above fail on it), a write is marked', () => {
+  assert.is(label('select 1 from somewhere_new'), 'select 1 from somewhere_new');
+  assert.is(label('insert into files_visits (workspace_id, user_id, seen_at) values (?, ?, ?)'), 'files: visit marker (WRITE)');
+  assert.match(label('update `files_files` set `name` = ?'), /^WRITE: /);
+});
+
+test.run();
