@@ -85,7 +85,8 @@ const labels = (sql: string[]) => sql.map(label).sort();
 //   files: list          one page of the folder's files, with their preview sizes in the same query
 //   files: folders here  the sub-folders of this folder (here, the top level)
 //   files: folder tree   every folder the client may see, for the folder tree beside the list
-//   files: visit marker  a WRITE on every view: the client's "seen at" for the home's "new files"
+//   files: visit marker  one upsert: the client's "seen at" for the home's "new files" card; it changes
+//                        a row only on the first visit or when a deliverable came after the mark
 //   switcher             the workspace switcher in the header
 test('the file list: session, count, list, folders here, folder tree, the visit marker (a write), switcher', async () => {
   const sql = await queriesOf('/w/acme/files/', 'Budget.csv');

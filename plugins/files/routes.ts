@@ -184,11 +184,18 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     const staff = isStaff(req);
     const ws = req.ctx.workspace!;
     // The visit that "new deliverables since your last visit" counts from (not for staff previews).
+    // One statement, and a write only when it changes something: the first visit inserts, a later
+    // one moves the mark only when a deliverable came after it (index workspace_id, delivered_at),
+    // which is all the card counts. Most list views then commit nothing (no WAL fsync on SQLite).
     if (!req.get('hx-request')) {
-      const seen = { seen_at: deps.now() };
-      const n = await req.ctx.scope!.table('files_visits').where({ user_id: req.ctx.user!.id }).update(seen);
-      // Two first visits at once: one insert wins, the other's unique violation changes nothing.
-      if (!n) await req.ctx.scope!.insert('files_visits', { id: newId(), user_id: req.ctx.user!.id, ...seen }).catch(() => undefined);
+      const scope = req.ctx.scope!;
+      const newest = scope.table('files_files').max('delivered_at');
+      await deps
+        .db('files_visits')
+        .insert({ id: newId(), workspace_id: scope.workspaceId, user_id: req.ctx.user!.id, seen_at: deps.now() })
+        .onConflict(['workspace_id', 'user_id'])
+        .merge(['seen_at'])
+        .where('files_visits.seen_at', '<', deps.db.raw('coalesce((?), 0)', [newest]));
     }
     const crumbs: Array<{ name: string; href: string }> = [];
     let cursor: FolderRow | undefined = folder.id ? folder : undefined;
