@@ -79,7 +79,7 @@ function label(sql: string): string {
 
 const labels = (sql: string[]) => sql.map(label).sort();
 
-// The file list, seven statements:
+// The file list, six statements:
 //   session              the session with the person, notice and waiting counts, workspace and role
 //   files: count         how many files are in this folder (capped), for the pager
 //   files: list          one page of the folder's files, with their preview sizes in the same query
@@ -87,31 +87,31 @@ const labels = (sql: string[]) => sql.map(label).sort();
 //   files: folder tree   every folder the client may see, for the folder tree beside the list
 //   files: visit marker  one upsert: the client's "seen at" for the home's "new files" card; it changes
 //                        a row only on the first visit or when a deliverable came after the mark
-//   switcher             the workspace switcher in the header
-test('the file list: session, count, list, folders here, folder tree, the visit marker (a write), switcher', async () => {
+//   (no switcher: the client's only workspace is this one, which the session query counts)
+test('the file list: session, count, list, folders here, folder tree, the visit marker (a write)', async () => {
   const sql = await queriesOf('/w/acme/files/', 'Budget.csv');
-  assert.equal(labels(sql), ['files: count', 'files: folder tree', 'files: folders here', 'files: list', 'files: visit marker (WRITE)', 'session', 'switcher'], sql.join('\n'));
+  assert.equal(labels(sql), ['files: count', 'files: folder tree', 'files: folders here', 'files: list', 'files: visit marker (WRITE)', 'session'], sql.join('\n'));
 });
 
-// A file's page (the URL the list links), four statements and no write:
+// A file's page (the URL the list links), three statements and no write:
 //   session         the session with the person, notice and waiting counts, workspace and role
 //   files: the file the file, within what the client may see
 //   files: preview  its current version's first-page preview, if it has one
-//   switcher        the workspace switcher in the header
-test('a file\'s page: session, the file, its preview, switcher', async () => {
+//   (no switcher: the client's only workspace is this one, which the session query counts)
+test('a file\'s page: session, the file, its preview', async () => {
   const sql = await queriesOf(fileUrl, 'Brochure.txt');
-  assert.equal(labels(sql), ['files: preview', 'files: the file', 'session', 'switcher'], sql.join('\n'));
+  assert.equal(labels(sql), ['files: preview', 'files: the file', 'session'], sql.join('\n'));
 });
 
-// The approvals list, five statements and no write:
+// The approvals list, four statements and no write:
 //   session                   the session with the person, notice and waiting counts, workspace and role
 //   approvals: waiting on you the requests waiting on this client's decision, shown first
 //   approvals: count          how many requests the client is an approver of, for the pager
 //   approvals: list           one page of those requests, newest first
-//   switcher                  the workspace switcher in the header
-test('the approvals list: session, waiting on you, count, list, switcher', async () => {
+//   (no switcher: the client's only workspace is this one, which the session query counts)
+test('the approvals list: session, waiting on you, count, list', async () => {
   const sql = await queriesOf('/w/acme/approvals/', 'Brochure sign-off');
-  assert.equal(labels(sql), ['approvals: count', 'approvals: list', 'approvals: waiting on you', 'session', 'switcher'], sql.join('\n'));
+  assert.equal(labels(sql), ['approvals: count', 'approvals: list', 'approvals: waiting on you', 'session'], sql.join('\n'));
 });
 
 test('the labeller: an unknown statement keeps its SQL (so the lists above fail on it), a write is marked', () => {

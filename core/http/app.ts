@@ -366,7 +366,13 @@ export async function render(deps: HttpDeps, req: Request, res: Response, view: 
     await deps.sessions.setData(ctx.session.idHash, rest);
   }
   // The switcher shows up to 50; staff with more get a link to the full, paginated overview.
-  const workspaces = ctx.user ? await workspacesFor(deps.db, ctx.user, { limit: SWITCHER_LIMIT + 1 }) : [];
+  // A client whose only workspace is this one: the switcher would read just it (one query fewer).
+  const onlyThisOne = Boolean(ctx.user && !ctx.user.firmRole && ctx.workspace && ctx.workspaceRole && ctx.session?.workspaceCount === 1);
+  const workspaces = !ctx.user
+    ? []
+    : onlyThisOne
+      ? [{ ...ctx.workspace!, archived: false }]
+      : await workspacesFor(deps.db, ctx.user, { limit: SWITCHER_LIMIT + 1 });
   const moreWorkspaces = workspaces.length > SWITCHER_LIMIT;
   if (moreWorkspaces) workspaces.length = SWITCHER_LIMIT;
   const canStaff = ctx.ability.can('read', 'StaffArea');

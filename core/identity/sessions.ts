@@ -33,6 +33,8 @@ export interface LoadedSession {
   /** The stored "waiting on you" count and when it was computed (core/waiting.ts), null when none is stored. */
   waitingCount?: number | null;
   waitingAt?: number | null;
+  /** The person's memberships in open workspaces when the session was loaded. */
+  workspaceCount?: number;
 }
 
 /** Throttle for last_seen_at writes: idle expiry is minutes, so a write per minute is enough. */
@@ -104,6 +106,9 @@ export class SessionStore {
         // The header's "waiting on you" count, stored per person (primary key), same round trip.
         'wc.count as waiting_count',
         'wc.computed_at as waiting_at',
+        // How many open workspaces the person is a member of: a client on one workspace needs no
+        // switcher query on that workspace's pages (index memberships.user_id), same round trip.
+        this.db.raw('(select count(*) from memberships as sm join workspaces as sw on sw.id = sm.workspace_id where sm.user_id = s.user_id and sw.archived = ?) as workspace_count', [false]),
       )
       .leftJoin('waiting_counts as wc', 'wc.user_id', 's.user_id');
     if (workspaceSlug) {
@@ -144,6 +149,7 @@ export class SessionStore {
       noticeCount: Number(row.notice_count ?? 0),
       waitingCount: row.waiting_count == null ? null : Number(row.waiting_count),
       waitingAt: row.waiting_at == null ? null : Number(row.waiting_at),
+      workspaceCount: Number(row.workspace_count ?? 0),
     };
   }
 
