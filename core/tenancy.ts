@@ -31,6 +31,21 @@ export class WorkspaceScope {
     });
     if (list.length) await this.db(table).insert(list);
   }
+
+  /**
+   * Insert `row` into `table` with this workspace's id or, when a row with the same `conflict`
+   * columns exists, update its `merge` columns. `conflict` must include `workspace_id`, so the
+   * update can only reach this workspace's row. Add `.where(…)` to update only when it changes
+   * something (a row the WHERE leaves out is not written at all).
+   */
+  upsert(table: string, row: Record<string, unknown>, conflict: string[], merge: string[]): Knex.QueryBuilder {
+    if (!conflict.includes('workspace_id')) throw new Error(`upsert into ${table}: the conflict target must include workspace_id`);
+    if (row.workspace_id !== undefined && row.workspace_id !== this.workspaceId) throw new Error(`refusing to upsert into ${table} for another workspace`);
+    return this.db(table)
+      .insert({ ...row, workspace_id: this.workspaceId })
+      .onConflict(conflict)
+      .merge(merge) as unknown as Knex.QueryBuilder;
+  }
 }
 
 /** Migration helper: `workspace_id NOT NULL` referencing workspaces, plus UNIQUE(workspace_id, id) for children. */

@@ -190,11 +190,8 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     if (!req.get('hx-request')) {
       const scope = req.ctx.scope!;
       const newest = scope.table('files_files').max('delivered_at');
-      await deps
-        .db('files_visits')
-        .insert({ id: newId(), workspace_id: scope.workspaceId, user_id: req.ctx.user!.id, seen_at: deps.now() })
-        .onConflict(['workspace_id', 'user_id'])
-        .merge(['seen_at'])
+      await scope
+        .upsert('files_visits', { id: newId(), user_id: req.ctx.user!.id, seen_at: deps.now() }, ['workspace_id', 'user_id'], ['seen_at'])
         .where('files_visits.seen_at', '<', deps.db.raw('coalesce((?), 0)', [newest]));
     }
     const crumbs: Array<{ name: string; href: string }> = [];
