@@ -12,6 +12,9 @@ export interface NavLink {
   badge?: { href: string; event: string; label: string };
 }
 
+/** A widget's key: its card's id (`widget-<key>`) and the last part of its late URL. */
+export const widgetKey = (w: { owner: string; id: string }): string => `${w.owner}-${w.id}`;
+
 interface OwnedNav extends NavItem {
   owner: string;
 }
@@ -73,7 +76,7 @@ export class NavigationRegistry {
 
   /** Every widget's key (`<owner>-<id>`, its card's id and its late URL's last part) in `area`. */
   widgetKeys(area: 'workspace' | 'staff'): string[] {
-    return this.widgets.filter((w) => w.area === area).map((w) => `${w.owner}-${w.id}`);
+    return this.widgets.filter((w) => w.area === area).map(widgetKey);
   }
 
   widgetsFor(area: 'workspace' | 'staff', ability: AppAbility): OwnedWidget[] {

@@ -2,6 +2,7 @@
 // see; the staff overview lists the client workspaces a staff member can open.
 import { Router, type Request, type Response } from 'express';
 import { AtriumError } from '../../errors.ts';
+import { widgetKey } from '../../navigation.ts';
 import Handlebars from 'handlebars';
 import { z } from 'zod';
 import { workspacesFor, workspacesQuery } from '../../identity/users.ts';
@@ -125,7 +126,6 @@ async function renderWidgets(deps: HttpDeps, req: Request, area: 'workspace' | '
   }
 }
 
-const widgetKey = (w: { owner: string; id: string }) => `${w.owner}-${w.id}`;
 const areaRoot = (req: Request, area: 'workspace' | 'staff') => (area === 'workspace' ? `/w/${req.ctx.workspace!.slug}` : '/staff');
 
 async function widgetShared(deps: HttpDeps, req: Request) {
