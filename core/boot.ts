@@ -20,6 +20,7 @@ import { ViewEngine } from './views/engine.ts';
 import { useMailTheme } from './mail/templates.ts';
 import { createApp, type PluginMount } from './http/app.ts';
 import { waitingWidgets } from './http/routes/inbox.ts';
+import { cacheOf, watchCardTables } from './cache.ts';
 import { AtriumError } from './errors.ts';
 import type { HttpDeps } from './http/deps.ts';
 import type { BootstrapContext } from './plugins/define.ts';
@@ -127,6 +128,9 @@ export async function boot(opts: BootOptions = {}): Promise<Kernel> {
     }
     // "Waiting on you" cards, once register has told us whether any plugin contributes items.
     if (services.waiting.enabled) navigation.addWidgets('core', waitingWidgets(services.waiting), undefined);
+    // The kernel's cache follows writes to every table a card may read (core/cache.ts).
+    const cache = cacheOf(db);
+    if (cache) await watchCardTables(db, cache, plugins.flatMap((p) => p.def.widgets.flatMap((w) => (w.cache ? (w.cache.reads ?? []) : []))));
     const deps: HttpDeps = {
       config, db, logger, clock, audit, events, mail, passwords, sessions, branding, permissions, throttle, mfa, mailWorker, notifications: services.notifications, storage: services.storage, live: services.live, links: services.links, inbound: services.inbound, jobs: services.jobs, approvables: services.approvables, waiting: services.waiting, payments: services.payments, threads: services.threads, views, navigation, plugins, migrationSets,
       evidence: services.evidence,

@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from './config/schema.ts';
 import { isPostgres, type Db } from './db/index.ts';
+import type { DbCache } from './cache.ts';
 
 export interface LiveSink {
   send(event: string, data: string): void;
@@ -36,6 +37,9 @@ export class LiveService {
   private stopped = false;
   private reconnect: NodeJS.Timeout | undefined;
   readonly channel: string;
+  /** Where the database's triggers announce committed writes to cached tables (core/cache.ts). */
+  readonly cacheChannel: string;
+  private cache: DbCache | undefined;
   /** How often an open stream gets a keep-alive comment and re-checks its session. */
   heartbeatMs = 25_000;
 
@@ -47,6 +51,23 @@ export class LiveService {
   ) {
     const schema = (config.database.schema || 'public').toLowerCase().replace(/[^a-z0-9_]/g, '_');
     this.channel = `atrium_live_${schema}`.slice(0, 63);
+    this.cacheChannel = `atrium_cache_${schema}`.slice(0, 63);
+  }
+
+  /**
+   * PostgreSQL: feed the kernel's read cache from the listening connection. The cache is used only
+   * while that connection is up (a write by another process could otherwise go unheard).
+   */
+  attachCache(cache: DbCache | undefined): void {
+    if (!cache || !this.distributed) return;
+    this.cache = cache;
+    cache.setLinked(Boolean(this.client));
+    // Notifications of commits made before this round trip began arrive before its answer.
+    cache.barrier = async () => {
+      const client = this.client;
+      if (!client) throw new Error('live: not listening');
+      await client.query('select 1');
+    };
   }
 
   get distributed(): boolean {
@@ -135,6 +156,10 @@ export class LiveService {
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.config.database.url });
     client.on('notification', (msg) => {
+      if (msg.channel === this.cacheChannel) {
+        if (msg.payload) this.cache?.invalidate([msg.payload]);
+        return;
+      }
       if (msg.channel !== this.channel || !msg.payload) return;
       try {
         const { u, e, d } = JSON.parse(msg.payload) as { u: string; e: string; d: string };
@@ -146,12 +171,22 @@ export class LiveService {
     client.on('error', (err) => {
       this.logger.error({ err }, 'live: listening connection failed');
       if (this.client === client) this.client = undefined;
+      this.cache?.setLinked(false);
       client.end().catch(() => {});
+      this.scheduleReconnect();
+    });
+    client.on('end', () => {
+      // Closed without an error event (the server went away): the same as a failure.
+      if (this.client !== client) return;
+      this.client = undefined;
+      this.cache?.setLinked(false);
       this.scheduleReconnect();
     });
     await client.connect();
     await client.query(`listen "${this.channel}"`);
+    await client.query(`listen "${this.cacheChannel}"`);
     this.client = client;
+    this.cache?.setLinked(true);
   }
 
   private scheduleReconnect(): void {
@@ -187,6 +222,7 @@ export class LiveService {
     this.closeStreams();
     const client = this.client;
     this.client = undefined;
+    this.cache?.setLinked(false);
     await client?.end().catch(() => {});
   }
 }

@@ -70,6 +70,7 @@ export interface Services {
 }
 
 import { createDb } from './db/index.ts';
+import { cacheOf } from './cache.ts';
 import { EventBus as Bus, KERNEL_EVENTS } from './events.ts';
 import { AuditService as Audit } from './audit.ts';
 import { MailService as Mail } from './mail.ts';
@@ -94,6 +95,7 @@ export function createServices(config: AtriumConfig, logger: Logger, clock: Cloc
   const mailWorker = new Relay(config, db, clock, logger, branding);
   mail.onQueued = () => mailWorker.kick();
   const live = new LiveService(config, logger, db);
+  live.attachCache(cacheOf(db));
   const notifications = new NotificationService(config, clock, mail, branding, logger);
   notifications.attachLive(live, db);
   const waiting = new WaitingRegistry(db, events, permissions, live, clock, logger);

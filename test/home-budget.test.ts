@@ -9,6 +9,7 @@ import { ManualClock } from '../core/clock.ts';
 import { transaction } from '../core/db/index.ts';
 import { addMember, createUser, createWorkspace } from '../core/identity/users.ts';
 import { ON_PG, setupOwner, startApp, type TestApp } from './helpers/app.ts';
+import { cacheOf } from '../core/cache.ts';
 import type { HttpClient } from './helpers/http.ts';
 
 const test = suite(`the workspace home's query budget (${ON_PG ? 'PostgreSQL' : 'SQLite'})`);
@@ -38,7 +39,10 @@ test.after(async () => {
   await app.close();
 });
 
-async function queriesOf(path: string): Promise<string[]> {
+async function queriesOf(path: string, mode: 'cold' | 'warm' = 'cold'): Promise<string[]> {
+  // Cold: the kernel's cache off (a first visit, or right after a write the page depends on).
+  const cache = cacheOf(app.kernel.db)!;
+  cache.enabled = mode === 'warm';
   const seen: string[] = [];
   // The mail relay's and the job runner's own polls run in the background: not the page's.
   const spy = (q: { sql: string }) => (/[`"](outbox|job_runs)[`"]/.test(q.sql) ? undefined : seen.push(q.sql));
@@ -48,13 +52,13 @@ async function queriesOf(path: string): Promise<string[]> {
     assert.is(res.status, 200, path);
   } finally {
     app.kernel.db.removeListener('query', spy);
+    cache.enabled = true;
   }
   return seen;
 }
 
 test('a client home: session, one query per card (the waiting card one per provider), the switcher', async () => {
-  const sql = await queriesOf('/w/acme/');
-  const labelled = sql.map((s) =>
+  const label = (sql: string[]) => sql.map((s) =>
     s.includes('from "sessions"') || s.includes('from `sessions`')
       ? 'session'
       : s.includes('messaging_threads')
@@ -71,7 +75,12 @@ test('a client home: session, one query per card (the waiting card one per provi
                 ? 'team card'
                 : s,
   );
-  assert.equal(labelled.sort(), ['files card', 'messaging card', 'session', 'switcher', 'team card', 'waiting: approvals', 'waiting: signatures'], sql.join('\n'));
+  const sql = await queriesOf('/w/acme/');
+  assert.equal(label(sql).sort(), ['files card', 'messaging card', 'session', 'switcher', 'team card', 'waiting: approvals', 'waiting: signatures'], sql.join('\n'));
+  // Warm, the session, the switcher and every card's data come from the kernel's cache.
+  await client.get('/w/acme/');
+  const warm = await queriesOf('/w/acme/', 'warm');
+  assert.equal(label(warm), [], warm.join('\n'));
 });
 
 test('any other page: the waiting count comes with the session, no query of its own', async () => {

@@ -102,6 +102,52 @@ if (ON_PG) {
     stream.close();
   });
 
+  // The kernel's cache (core/cache.ts) keeps sessions, people and roles in each process: a change
+  // made through one process (or a CLI command) must hold on the other's very next request.
+  test('with caches warm on both: sign-out, a revoked session, a removed membership and a changed role hold on the other process at once', async () => {
+    const onBoth = async (email: string) => {
+      const c1 = new HttpClient(one.url);
+      assert.is((await c1.login(email, PW)).status, 303);
+      const c2 = new HttpClient(two.url);
+      for (const [k, v] of c1.cookies) c2.cookies.set(k, v);
+      return [c1, c2] as const;
+    };
+    const warm = async (cs: readonly HttpClient[], path: string, status = 200) => {
+      for (const c of cs) for (let i = 0; i < 3; i++) assert.is((await c.get(path)).status, status, path);
+    };
+
+    // Signed out on 1: refused on 2.
+    const [ada1, ada2] = await onBoth('ada@northwind.example');
+    await warm([ada1, ada2], '/w/northwind/files/');
+    assert.is((await ada1.postForm('/logout', {})).status, 303);
+    assert.is((await ada2.get('/w/northwind/files/')).status, 302, 'signed out on 1, refused on 2');
+
+    // Revoked by a CLI-like process (its own pool, no server): refused on both.
+    const admin = createServices(testConfig(db), pino({ level: 'silent' }), systemClock);
+    try {
+      const [eli1, eli2] = await onBoth('eli@northwind.example');
+      await warm([eli1, eli2], '/w/northwind/files/');
+      const eli = String((await admin.db('users').where({ email: 'eli@northwind.example' }).first('id')).id);
+      await admin.db('sessions').where({ user_id: eli }).delete();
+      assert.is((await eli2.get('/w/northwind/files/')).status, 302, 'revoked: refused on 2');
+      assert.is((await eli1.get('/w/northwind/files/')).status, 302, 'revoked: refused on 1');
+
+      // Cara's role changed by process 1's own write path, then her membership removed.
+      const [cara1, cara2] = await onBoth('cara@globex.example');
+      await warm([cara1, cara2], '/w/globex/audit');
+      const cara = String((await admin.db('users').where({ email: 'cara@globex.example' }).first('id')).id);
+      await admin.db('memberships').where({ user_id: cara }).update({ role: 'client_viewer' });
+      assert.is((await cara2.get('/w/globex/audit')).status, 404, 'demoted: the activity page is gone on 2');
+      assert.is((await cara1.get('/w/globex/audit')).status, 404, 'demoted: the activity page is gone on 1');
+      await warm([cara1, cara2], '/w/globex/');
+      await admin.db('memberships').where({ user_id: cara }).delete();
+      assert.is((await cara1.get('/w/globex/')).status, 404, 'removed: 404 on 1');
+      assert.is((await cara2.get('/w/globex/')).status, 404, 'removed: 404 on 2');
+    } finally {
+      await admin.db.destroy();
+    }
+  });
+
   test('two digest runners on two pools (as two processes) send one digest', async () => {
     const config = testConfig(db);
     const a = createServices(config, pino({ level: 'silent' }), systemClock);

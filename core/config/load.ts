@@ -24,6 +24,8 @@ export const ENV_KEYS: Record<string, { path: string[]; type: 'string' | 'number
   ATRIUM_MIGRATE_ON_START: { path: ['database', 'migrateOnStart'], type: 'boolean' },
   ATRIUM_DB_POOL_MAX: { path: ['database', 'poolMax'], type: 'number' },
   ATRIUM_DB_SCHEMA: { path: ['database', 'schema'], type: 'string' },
+  ATRIUM_SQLITE_READERS: { path: ['database', 'sqliteReaders'], type: 'number' },
+  ATRIUM_DB_CACHE: { path: ['database', 'cache'], type: 'boolean' },
   ATRIUM_PLUGINS: { path: ['plugins', 'enabled'], type: 'list' },
   ATRIUM_THEME: { path: ['theme'], type: 'string' },
   ATRIUM_LOG_LEVEL: { path: ['log', 'level'], type: 'string' },

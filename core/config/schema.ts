@@ -20,6 +20,16 @@ export const configSchema = z.strictObject({
     migrateOnStart: z.boolean(),
     poolMax: z.number().int().min(1).max(200),
     busyTimeoutMs: z.number().int().min(0),
+    /**
+     * SQLite: read-only connections for reads outside transactions (0: every query on the one
+     * writing connection). WAL lets them read while the writer writes.
+     */
+    sqliteReaders: z.number().int().min(0).max(16),
+    /**
+     * The kernel's read cache (core/cache.ts): sessions, workspace lists and home-card data kept
+     * in memory and dropped by the writes that change them. Off: every page reads the database.
+     */
+    cache: z.boolean(),
     /** PostgreSQL schema to use (tests give each app its own). Empty: the server's default. */
     schema: z
       .union([z.literal(''), z.string().regex(/^[a-z_][a-z0-9_]*$/, 'must be a lowercase PostgreSQL identifier')])

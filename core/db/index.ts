@@ -7,6 +7,7 @@ import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from '../config/schema.ts';
+import { DbCache, watchWrites } from '../cache.ts';
 
 export type Db = Knex;
 export type Trx = Knex.Transaction;
@@ -25,35 +26,110 @@ export function sqlitePath(config: Pick<AtriumConfig, 'database' | 'dataDir'>): 
 
 export function createDb(config: AtriumConfig, logger?: Logger): Db {
   if (isPostgres(config)) {
-    return knexFactory({
+    const db = knexFactory({
       client: 'pg',
       connection: config.database.url,
       searchPath: config.database.schema ? [config.database.schema] : undefined,
       pool: { min: 0, max: config.database.poolMax },
       log: knexLog(logger),
     });
+    attachCache(db, new DbCache(true), config);
+    return db;
   }
   const file = sqlitePath(config);
   if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
-  return knexFactory({
+  let writer: SqliteConnection | undefined;
+  const db = knexFactory({
     client: 'sqlite3',
     connection: { filename: file },
     useNullAsDefault: true,
-    // The sqlite3 driver runs one statement at a time per connection; one connection keeps
+    // The sqlite3 driver runs one statement at a time per connection; one writing connection keeps
     // SQLite's single writer simple and avoids SQLITE_BUSY between our own connections.
     pool: {
       min: 1,
       max: 1,
-      afterCreate(conn: { exec(sql: string, cb: (err: Error | null) => void): void }, done: (err: Error | null, conn: unknown) => void) {
+      afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) {
         // PRAGMA foreign_keys is a no-op inside a transaction, so it is set per connection here.
         conn.exec(
           `PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = ${config.database.busyTimeoutMs};`,
-          (err) => done(err, conn),
+          (err) => {
+            if (!err) writer = conn;
+            done(err, conn);
+          },
         );
       },
     },
     log: knexLog(logger),
   });
+  const cache = new DbCache(false);
+  // Another process's commit (a CLI command) changes the writing connection's data_version.
+  cache.dataVersionReader = () =>
+    new Promise((resolve) => {
+      if (!writer) return resolve(-1);
+      writer.get('PRAGMA data_version', [], (err, row) => resolve(err || !row ? -1 : Number(row.data_version)));
+    });
+  attachCache(db, cache, config);
+  if (file !== ':memory:' && config.database.sqliteReaders > 0) attachReaders(db, file, config, logger);
+  return db;
+}
+
+interface SqliteConnection {
+  exec(sql: string, cb: (err: Error | null) => void): void;
+  get(sql: string, params: unknown[], cb: (err: Error | null, row?: Record<string, unknown>) => void): void;
+}
+
+function attachCache(db: Db, cache: DbCache, config: AtriumConfig): void {
+  cache.enabled = config.database.cache;
+  watchWrites(db, cache);
+}
+
+/**
+ * SQLite: reads outside a transaction go to a small pool of read-only connections, so they do not
+ * queue behind each other (or behind a write) on the one writing connection. In WAL mode a reader
+ * sees every transaction committed before its statement began, so a read after a write sees it.
+ * Statements inside a transaction stay on the transaction's (writing) connection.
+ */
+function attachReaders(db: Db, file: string, config: AtriumConfig, logger?: Logger): void {
+  const readers = knexFactory({
+    client: 'sqlite3',
+    connection: { filename: file },
+    useNullAsDefault: true,
+    pool: {
+      min: 0,
+      max: config.database.sqliteReaders,
+      afterCreate(conn: SqliteConnection, done: (err: Error | null, conn: unknown) => void) {
+        conn.exec(`PRAGMA query_only = ON; PRAGMA busy_timeout = ${config.database.busyTimeoutMs};`, (err) => done(err, conn));
+      },
+    },
+    log: knexLog(logger),
+  });
+  const base = db.client as unknown as ReadRouting;
+  const rclient = readers.client as unknown as ReadRouting;
+  for (const event of ['query', 'query-response', 'query-error']) rclient.on(event, (...args: unknown[]) => base.emit(event, ...args));
+  const runner = base.runner.bind(base);
+  base.runner = (builder: unknown) => (isPlainRead(builder) ? rclient.runner(builder) : runner(builder));
+  const destroy = db.destroy.bind(db);
+  Object.defineProperty(db, 'destroy', {
+    configurable: true,
+    value: async () => {
+      await readers.destroy();
+      return destroy();
+    },
+  });
+}
+
+interface ReadRouting {
+  runner(builder: unknown): unknown;
+  on(event: string, fn: (...args: unknown[]) => void): void;
+  emit(event: string, ...args: unknown[]): void;
+}
+
+const READ_METHODS = new Set(['select', 'first', 'pluck']);
+
+function isPlainRead(builder: unknown): boolean {
+  const b = builder as { _method?: string; sql?: unknown; _single?: { lock?: unknown } };
+  if (typeof b.sql === 'string' && b._method === undefined) return /^\s*select\s/i.test(b.sql);
+  return b._method !== undefined && READ_METHODS.has(b._method) && !b._single?.lock;
 }
 
 function knexLog(logger?: Logger) {

@@ -36,6 +36,7 @@ import { inboxRoutes, storedCount } from './routes/inbox.ts';
 import { NotificationService } from '../notifications.ts';
 import { workspacesFor } from '../identity/users.ts';
 import { WorkspaceScope } from '../tenancy.ts';
+import { cacheOf } from '../cache.ts';
 import { renderData } from './render-data.ts';
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -372,7 +373,7 @@ export async function render(deps: HttpDeps, req: Request, res: Response, view: 
     ? []
     : onlyThisOne
       ? [{ ...ctx.workspace!, archived: false }]
-      : await workspacesFor(deps.db, ctx.user, { limit: SWITCHER_LIMIT + 1 });
+      : await switcherList(deps, ctx.user);
   const moreWorkspaces = workspaces.length > SWITCHER_LIMIT;
   if (moreWorkspaces) workspaces.length = SWITCHER_LIMIT;
   const canStaff = ctx.ability.can('read', 'StaffArea');
@@ -408,6 +409,17 @@ export async function render(deps: HttpDeps, req: Request, res: Response, view: 
     waitingCount: ctx.user && deps.waiting.enabled ? await deps.waiting.headerCount(ctx, ctx.user, storedCount(req)) : 0,
   };
   res.type('html').send(deps.views.renderLayout(opts.layout ?? 'main', layoutModel, data));
+}
+
+/**
+ * The header's workspace list, kept in the kernel's cache until the person, a membership or a
+ * workspace is written (core/cache.ts). A copy: the caller trims it.
+ */
+async function switcherList(deps: HttpDeps, user: NonNullable<RequestContext['user']>) {
+  const load = () => workspacesFor(deps.db, user, { limit: SWITCHER_LIMIT + 1 });
+  const cache = cacheOf(deps.db);
+  const list = cache ? await cache.read(`switcher:${user.id}:${user.firmRole ?? ''}`, [`user:${user.id}`, 't:users', 't:memberships', 't:workspaces'], load) : await load();
+  return [...list];
 }
 
 export function streamFile(res: Response, file: string, type: string, maxAgeSeconds: number): void {

@@ -5,6 +5,7 @@ import type { AtriumConfig } from '../config/schema.ts';
 import type { Clock } from '../clock.ts';
 import { parseJson, toBool, type Db, type Trx } from '../db/index.ts';
 import { newToken, sha256Hex } from '../ids.ts';
+import { cacheOf } from '../cache.ts';
 import type { FirmRole, WorkspaceRole } from '../plugins/define.ts';
 
 export interface LoadedSession {
@@ -35,6 +36,13 @@ export interface LoadedSession {
   waitingAt?: number | null;
   /** The person's memberships in open workspaces when the session was loaded. */
   workspaceCount?: number;
+}
+
+/** What a cached session row was read from (core/cache.ts). */
+function sessionTags(idHash: string, row: Record<string, unknown> | undefined): string[] {
+  const tags = [`session:${idHash}`, 't:sessions', 't:users', 't:memberships', 't:notifications', 't:waiting_counts', 't:workspaces'];
+  if (row?.user_id) tags.push(`user:${String(row.user_id)}`);
+  return tags;
 }
 
 /** Throttle for last_seen_at writes: idle expiry is minutes, so a write per minute is enough. */
@@ -82,6 +90,18 @@ export class SessionStore {
   async load(token: string, workspaceSlug?: string): Promise<LoadedSession | null> {
     if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return null;
     const idHash = sha256Hex(token);
+    // Kept in the kernel's cache (core/cache.ts) until a write to one of the rows it was read
+    // from: the session's (by id_hash), the person's, their memberships, notices and waiting
+    // count (by user id), or any workspace. The expiry checks below run on every request.
+    const cache = cacheOf(this.db);
+    const row = cache && (await cache.sync())
+      ? await cache.read(`session:${idHash}:${workspaceSlug ?? ''}`, (r) => sessionTags(idHash, r), () => this.query(idHash, workspaceSlug))
+      : await this.query(idHash, workspaceSlug);
+    if (!row) return null;
+    return this.check(idHash, row);
+  }
+
+  private async query(idHash: string, workspaceSlug: string | undefined): Promise<Record<string, unknown> | undefined> {
     const q = this.db('sessions as s')
       .leftJoin('users as u', 'u.id', 's.user_id')
       .where('s.id_hash', idHash)
@@ -116,8 +136,10 @@ export class SessionStore {
         .leftJoin('memberships as m', (j) => j.on('m.workspace_id', 'w.id').andOn('m.user_id', 's.user_id'))
         .select('w.id as ws_id', 'w.slug as ws_slug', 'w.name as ws_name', 'm.role as m_role');
     }
-    const row = (await q) as Record<string, unknown> | undefined;
-    if (!row) return null;
+    return (await q) as Record<string, unknown> | undefined;
+  }
+
+  private async check(idHash: string, row: Record<string, unknown>): Promise<LoadedSession | null> {
     const now = this.clock.now();
     const lastSeen = Number(row.last_seen_at);
     if (now >= Number(row.expires_at) || now - lastSeen >= this.idleMs || (row.user_id && toBool(row.disabled))) {

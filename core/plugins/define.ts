@@ -79,6 +79,15 @@ const widgetSchema = z.strictObject({
   can: ability.optional(),
   order: z.number().optional(),
   load: fn.optional(),
+  cache: z
+    .union([
+      z.literal(false),
+      z.strictObject({
+        maxAgeMs: z.number().int().min(0).max(3_600_000).optional(),
+        reads: z.array(z.string().regex(/^[a-z][a-z0-9_]*$/)).optional(),
+      }),
+    ])
+    .optional(),
 });
 
 const commandSchema = z.strictObject({
@@ -150,6 +159,15 @@ export interface Widget<M = unknown> {
   can?: [string, string];
   order?: number;
   load?: (w: WidgetContext) => Promise<M> | M;
+  /**
+   * What `load` returns is kept in the kernel's cache (core/cache.ts) per card, workspace, person
+   * and role, until a write to that workspace's rows of any workspace-owned table, to memberships,
+   * people, workspaces or roles, or to a table named in `reads` (tables without a workspace_id that
+   * the card reads), and at most `maxAgeMs` (30 s: counts such as "overdue" move with the time).
+   * `false`: load on every view (a card that reads anything else, such as notices or sessions).
+   * The model must be plain data: it is shared by every later view.
+   */
+  cache?: false | { maxAgeMs?: number; reads?: string[] };
 }
 
 /** What every lifecycle hook receives. */

@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { workspacesFor, workspacesQuery } from '../../identity/users.ts';
 import type { HttpDeps } from '../deps.ts';
 import { renderData } from '../render-data.ts';
+import { cacheOf } from '../../cache.ts';
 
 const PAGE_SIZE = 25;
 const pageQuery = z.object({
@@ -136,13 +137,26 @@ async function widgetShared(deps: HttpDeps, req: Request) {
 /** One card's HTML; never rejects (a failure is logged and shown as the error card). */
 async function renderWidget(deps: HttpDeps, req: Request, w: ReturnType<HttpDeps['navigation']['widgetsFor']>[number], shared: Awaited<ReturnType<typeof widgetShared>>): Promise<string> {
   try {
-    const model = w.load ? await w.load({ ctx: req.ctx, db: deps.db, settings: w.settings, now: deps.clock.now() }) : {};
+    const model = w.load ? await loadCard(deps, req, w) : {};
     return deps.views.render(w.view, { ...(model as object), workspace: req.ctx.workspace, user: req.ctx.user, csrfToken: shared.csrfToken, brand: shared.brand }, shared.data);
   } catch (err) {
     req.ctx.log.error({ err, widget: widgetKey(w) }, 'widget failed');
     return deps.views.render('core/widget-error', {}, {});
   }
 }
+
+/** The card's data, from the kernel's cache when the card allows it (core/cache.ts, `Widget.cache`). */
+function loadCard(deps: HttpDeps, req: Request, w: ReturnType<HttpDeps['navigation']['widgetsFor']>[number]): Promise<unknown> {
+  const { ctx } = req;
+  const load = async () => w.load!({ ctx, db: deps.db, settings: w.settings, now: deps.clock.now() });
+  const cache = cacheOf(deps.db);
+  if (!cache || w.cache === false || !ctx.user) return load();
+  // Everything the load may depend on: the card, the workspace, the person and their roles.
+  const key = `card:${widgetKey(w)}:${ctx.workspace?.id ?? '-'}:${ctx.user.id}:${ctx.user.firmRole ?? '-'}:${ctx.workspaceRole ?? '-'}`;
+  return cache.read(key, cache.cardTags(w.area === 'workspace' ? ctx.workspace!.id : null, ctx.user.id), load, { maxAgeMs: w.cache?.maxAgeMs ?? CARD_MAX_AGE_MS });
+}
+
+const CARD_MAX_AGE_MS = 30_000;
 
 /** `GET <area root>/_widgets/:key`: one card's content, for a card that missed the page's budget. */
 function lateWidget(deps: HttpDeps, area: 'workspace' | 'staff') {
