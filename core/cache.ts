@@ -3,24 +3,29 @@
 // what they were read from. Correctness before speed (issue 17):
 //
 // - Invalidation does not depend on write sites remembering. `watchWrites` listens to every query
-//   knex runs on the database and turns each write into tags: a write to a watched table whose
-//   rows can be told from the query (`where user_id = ?`, the rows of an insert) drops the entries
-//   of those keys (`user:<id>`); any other write to a watched table drops every entry that read
-//   that table (`t:<table>`); a write it cannot read (raw SQL, schema changes) drops everything.
+//   knex runs on the database and turns each write into tags. A write to a watched table drops the
+//   tags of the keys it pins down (`where user_id = ?`, the rows of an insert: `user:<id>`), or,
+//   when it pins none, `t:<table>`; every write also drops `k:<table>` ("some row changed", for
+//   entries that read a table as a whole, such as a card's list of the workspace's members). A
+//   write it cannot read (raw SQL it does not recognise, schema changes) drops everything. An
+//   entry carries the key tags of every row it read plus `t:` of each table (or `k:` for whole
+//   tables), so any write to one of its rows reaches it.
 // - A write inside a transaction marks its tags pending until the transaction ends: an entry with
 //   a pending tag is neither served nor stored (another connection still reads the old rows), and
 //   the tags are dropped again once it has committed or rolled back.
 // - A load that a write overtook is not stored: every entry remembers when its load began, and a
 //   tag dropped after that refuses it.
-// - Other processes: on PostgreSQL, triggers on the watched kernel tables NOTIFY the rows' tags
-//   at commit (migration 0040), whatever wrote them (another server, a CLI command, psql), and the
-//   LISTEN connection (core/live.ts) drops them here; while that connection is down the cache is
-//   bypassed, and it starts empty again when it is back. On SQLite, another process's commit
-//   changes the writer connection's `PRAGMA data_version`, checked before a request reads the
-//   cache (`sync`), which then drops everything.
+// - Other processes: on PostgreSQL, triggers on every watched table NOTIFY the rows' tags at
+//   commit (migration 20261205400000; boot adds workspace-owned tables), whatever wrote them
+//   (another server, a CLI command, psql), and the LISTEN connection (core/live.ts) drops them
+//   here; while that connection is down the cache is bypassed, and it starts empty again when it
+//   is back. Before a request reads the cache, one round trip on that connection makes sure every
+//   notification of a commit made before the request arrived has been handled (`sync`). On SQLite,
+//   another process's commit changes the writing connection's `PRAGMA data_version`, read by
+//   `sync`, which then drops everything.
 //
-// Nothing is cached across workspaces by construction: every key names the workspace it was read
-// for, and every value is what the kernel would have read for that same key.
+// Nothing is cached across workspaces by construction: every key names the workspace, the person
+// and the roles it was read for, and every value is what the kernel would have read for that key.
 import type { Db } from './db/index.ts';
 
 /** How a watched table's rows are told apart: a column whose value names a tag (`prefix:value`). */

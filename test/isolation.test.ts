@@ -30,6 +30,7 @@ test('every route x method x role: A acting on B gets 404, changes nothing, neve
   assert.ok(report.routes.length > 30, `${report.routes.length} routes enumerated`);
   assert.ok(report.requests > 200, `${report.requests} requests made`);
   assert.equal(report.violations, []);
+  assert.ok(report.cache.usable && report.cache.hits > 100, `the kernel's cache was on and used (${report.cache.hits} hits)`);
 });
 
 test.run();

@@ -30,6 +30,7 @@ import { canOnRow } from '../../core/permissions.ts';
 import type { WorkspaceRole } from '../../core/plugins/define.ts';
 import { isWebhookPath } from '../../core/http/webhooks.ts';
 import { startApp, setupOwner, type TestApp } from '../helpers/app.ts';
+import { cacheOf } from '../../core/cache.ts';
 import { HttpClient } from '../helpers/http.ts';
 
 export const A_ROLES = ['client_admin', 'client_member', 'client_viewer', 'staff'] as const;
@@ -89,6 +90,12 @@ export interface IsolationReport {
   routes: RouteEntry[];
   requests: number;
   violations: string[];
+  /**
+   * The kernel's read cache during the run (core/cache.ts): the kit runs with it on, as in
+   * production, so a cached session, workspace list or card that crossed workspaces would show
+   * up as a violation above. `hits` proves it was used.
+   */
+  cache: { usable: boolean; hits: number };
 }
 
 // waiting_counts: the header's cached "waiting on you" count, filled in on a person's first page.
@@ -384,7 +391,8 @@ async function exercise(app: TestApp, opts: IsolationOptions): Promise<Isolation
   //    names a subject that person can read, and every subject type in a workspace's log has a
   //    declared rule (permissions.audit), so no plugin's events bypass the test.
   requests += await checkAuditVisibility(app, A.ws.slug, clients, violations);
-  return { routes, requests, violations };
+  const cache = cacheOf(app.kernel.db);
+  return { routes, requests, violations, cache: { usable: Boolean(cache?.usable), hits: cache?.stats.hits ?? 0 } };
 }
 
 /**
