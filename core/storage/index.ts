@@ -508,7 +508,7 @@ export class StorageService {
     setTimeout(() => this.warm(), 1000).unref();
   }
 
-  /** Start the crypto threads used for blobs over 1 MiB now rather than on the first one. */
+  /** Start the crypto threads (used for large blobs) now rather than on the first one. */
   warm(): void {
     warmCryptoThreads();
   }

@@ -1,5 +1,6 @@
 // The encryption and decryption pipelines behind StorageService.put and open, for blobs large
-// enough to be worth a second and third thread (more than one slab, 1 MiB of plaintext).
+// enough to be worth more threads (stores of more than one slab, 1 MiB of plaintext; reads of more
+// than 512 KiB).
 //
 // Why this shape (docs/performance.md, Files): at 1 GiB/s, every buffer the main thread allocates
 // (a cipher's output, a file read) is external memory to V8, and each ~64 MiB of it starts a
@@ -8,7 +9,9 @@
 // slabs (input and output), AES-256-GCM runs in one crypto thread and SHA-256 in another
 // (crypto-worker.js, over the same memory: hashing and encryption of a slab run side by side),
 // and the slabs go round: source -> input slab -> sealed into an output slab -> written to the
-// store -> free again. A slab is reused only once everything that reads it has said so; a job
+// store -> free again. Reads open their slabs on two AES threads in turn (slab 0, 2, 4... on one,
+// 1, 3, 5... on the other; issue 17): decryption was the one thread a download waited for.
+// Their output is still lent in order, and hashed in order, whichever thread finishes first. A slab is reused only once everything that reads it has said so; a job
 // that ends badly never returns its memory to the pool (a socket might still hold a view of it).
 //
 // The format is frames.js's, identical to what the small-blob path writes on the main thread.
@@ -22,6 +25,14 @@ const PER_SLAB = 16;
 export const SLAB_PLAIN = PER_SLAB * CHUNK;
 /** Bytes of a slab: room for PER_SLAB whole frames. */
 const SLAB = PER_SLAB * (CHUNK + TAG);
+/**
+ * Reads of at most this many chunks (512 KiB) are opened on the calling thread; larger ones on
+ * the threads. Measured (issue 17, open + writeTo, medians of 40): at 256 and 512 KiB inline took
+ * 0.7 and 1.0 ms against 1.1 and 1.4 on the threads; from 768 KiB on they tie or the threads win,
+ * and inline reads of 1 MiB or more swing from 2 to 12 ms (their two fresh 1 MiB buffers are new
+ * mappings, slow to touch on this VM) where the threads take a steady 2.2 ms.
+ */
+const INLINE_OPEN = 8;
 /** Slabs in flight per job and direction. */
 const DEPTH = 4;
 /** Idle slab sets kept for the next job. */
@@ -101,20 +112,22 @@ class CryptoThread {
 }
 
 const aes = new CryptoThread('atrium-aes');
+/** The second AES thread: reads alternate their slabs between the two. */
+const aes2 = new CryptoThread('atrium-aes-2');
 const sha = new CryptoThread('atrium-sha');
+const all = [aes, aes2, sha];
 
 /**
- * Start both crypto threads ahead of the first large blob (about 9 MiB of memory each, idle), so
- * an upload does not pay their start-up. The server does this shortly after it starts.
+ * Start the crypto threads ahead of the first large blob (about 9 MiB of memory each, idle), so
+ * an upload or a download does not pay their start-up. The server does this shortly after it starts.
  */
 export function warmCryptoThreads(): void {
-  aes.warm();
-  sha.warm();
+  for (const t of all) t.warm();
 }
 
-/** Stop both threads, as a crash would: running jobs fail, later ones start new threads. */
+/** Stop the threads, as a crash would: running jobs fail, later ones start new threads. */
 export async function stopCryptoThreads(): Promise<void> {
-  await Promise.all([aes.terminate(), sha.terminate()]);
+  await Promise.all(all.map((t) => t.terminate()));
 }
 const pool: SharedArrayBuffer[] = [];
 let nextId = 1;
@@ -136,11 +149,18 @@ class Job {
   private recycled = false;
   private readonly hashing: boolean;
 
-  constructor(start: { key?: Buffer; prefix?: Buffer; bind?: Buffer; size?: number }, hash: boolean) {
+  /** `ciphers`: the AES threads this job uses (each gets the job's key). */
+  constructor(
+    start: { key?: Buffer; prefix?: Buffer; bind?: Buffer; size?: number },
+    hash: boolean,
+    readonly ciphers: CryptoThread[] = [aes],
+  ) {
     this.sab = pool.pop() ?? new SharedArrayBuffer(2 * DEPTH * SLAB);
     this.mem = Buffer.from(this.sab);
-    aes.hold();
-    aes.send({ op: 'start', id: this.id, sab: this.sab, key: start.key, prefix: start.prefix, bind: start.bind, size: start.size });
+    for (const t of ciphers) {
+      t.hold();
+      t.send({ op: 'start', id: this.id, sab: this.sab, key: start.key, prefix: start.prefix, bind: start.bind, size: start.size });
+    }
     if (hash) {
       sha.hold();
       sha.send({ op: 'start', id: this.id, sab: this.sab, hash: true });
@@ -188,8 +208,10 @@ class Job {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    aes.send({ op: 'end', id: this.id });
-    aes.letGo();
+    for (const t of this.ciphers) {
+      t.send({ op: 'end', id: this.id });
+      t.letGo();
+    }
     if (this.hashing) {
       sha.send({ op: 'end', id: this.id });
       sha.letGo();
@@ -447,8 +469,8 @@ export class Opener {
       remaining -= out.length;
       return out;
     };
-    if (p.last - p.first < PER_SLAB) {
-      // One slab or less: on this thread.
+    if (p.last - p.first < INLINE_OPEN) {
+      // A small read: on this thread.
       const frames = await this.readFrames(Buffer.allocUnsafe(p.to - p.from + 1), p.first, p.last + 1, p.from);
       const plain = Buffer.allocUnsafe(p.to - p.from + 1);
       const n = this.open(frames, p.first, plain);
@@ -459,7 +481,7 @@ export class Opener {
       if (out.length) yield { buf: out, release: noop };
       return;
     }
-    const job = (this.job = new Job({ key: p.key, prefix: p.prefix, bind: p.bind, size: p.size }, p.sha256 !== undefined));
+    const job = (this.job = new Job({ key: p.key, prefix: p.prefix, bind: p.bind, size: p.size }, p.sha256 !== undefined, [aes, aes2]));
     const queue = new Ordered<{ slot: number; len: number; hashed: Promise<void> | undefined; final: boolean }>();
     void this.pump(job, queue);
     let complete = false;
@@ -521,6 +543,10 @@ export class Opener {
   private async pump(job: Job, queue: Ordered<{ slot: number; len: number; hashed: Promise<void> | undefined; final: boolean }>): Promise<void> {
     const p = this.p;
     let position = p.from;
+    let turn = 0;
+    // The slabs are opened on the job's AES threads in turn and may finish out of order; the SHA
+    // thread must get them in order: each slab's hash is sent once the one before it was sent.
+    let hashSent: Promise<unknown> = Promise.resolve();
     try {
       for (let c = p.first; c <= p.last && !this.stopped; c += PER_SLAB) {
         const end = Math.min(p.last + 1, c + PER_SLAB);
@@ -530,24 +556,26 @@ export class Opener {
         position += frames.length;
         const outSlot = await job.take(1);
         const dst = job.at(1, outSlot);
-        const opened = aes.call({ op: 'open', id: job.id, src, len: frames.length, dst, cap: SLAB, first: c });
+        const thread = job.ciphers[turn++ % job.ciphers.length]!;
+        const opened = thread.call({ op: 'open', id: job.id, src, len: frames.length, dst, cap: SLAB, first: c }).then((r) => {
+          job.give(0, inSlot);
+          const err = failure(r, p.integrity);
+          if (err) throw err;
+          return r.len!;
+        });
+        let hashed: Promise<void> | undefined;
+        if (p.sha256 !== undefined) {
+          // Wrapped, so that `sent` settles when the message is posted, not when it is answered.
+          const sent = hashSent.then(() => opened).then((len) => ({ reply: sha.call({ op: 'hash', id: job.id, src: dst, len }) }));
+          hashSent = sent;
+          hashed = sent.then(async ({ reply }) => {
+            const e = failure(await reply, p.integrity);
+            if (e) throw e;
+          });
+          hashed.catch((e: Error) => job.fail(e));
+        }
         const final = end === p.last + 1;
-        queue.push(
-          opened.then((r) => {
-            job.give(0, inSlot);
-            const err = failure(r, p.integrity);
-            if (err) throw err;
-            const hashed =
-              p.sha256 === undefined
-                ? undefined
-                : sha.call({ op: 'hash', id: job.id, src: dst, len: r.len! }).then((h) => {
-                    const e = failure(h, p.integrity);
-                    if (e) throw e;
-                  });
-            hashed?.catch((e: Error) => job.fail(e));
-            return { slot: outSlot, len: r.len!, hashed, final };
-          }),
-        );
+        queue.push(opened.then((len) => ({ slot: outSlot, len, hashed, final })));
       }
     } catch (err) {
       queue.push(Promise.reject(err));

@@ -199,6 +199,91 @@ test('a flipped byte in a large blob is refused at its chunk', async () => {
   assert.ok(out.length <= 40 * CHUNK);
 });
 
+// Reads open their slabs (16 chunks each) on two AES threads in turn: slab 1 (chunks 16-31) on the
+// second thread, slab 2 (chunks 32-47) on the first. Each case breaks a blob there and checks that
+// the read fails with ATR_STORAGE_INTEGRITY and that nothing from the broken chunk on was released;
+// a range across the damage fails too, and one that starts after it (where there is one) reads.
+const FRAME = CHUNK + TAG;
+const at = (chunk: number) => HEADER + chunk * FRAME;
+// [name, damage, first broken chunk, first chunk of the intact rest (none after a truncation)]
+const broken: Array<[string, (raw: Buffer) => Buffer, number, number | null]> = [
+  ['a flipped byte in a slab of the second thread', (raw) => { raw[at(20) + 9]! ^= 1; return raw; }, 20, 21],
+  ['a flipped tag byte in the last chunk of the second thread\'s slab', (raw) => { raw[at(31) + CHUNK + 3]! ^= 1; return raw; }, 31, 32],
+  ['frames of the two threads swapped (chunks 17 and 33)', (raw) => Buffer.concat([raw.subarray(0, at(17)), raw.subarray(at(33), at(34)), raw.subarray(at(18), at(33)), raw.subarray(at(17), at(18)), raw.subarray(at(34))]), 17, 34],
+  ['two whole slabs swapped (chunks 16-31 with 32-47)', (raw) => Buffer.concat([raw.subarray(0, at(16)), raw.subarray(at(32), at(48)), raw.subarray(at(16), at(32)), raw.subarray(at(48))]), 16, 48],
+  ['truncated inside a slab of the second thread', (raw) => raw.subarray(0, at(50) + 1000), 50, null],
+  ['truncated at a slab boundary', (raw) => raw.subarray(0, at(64)), 64, null],
+];
+for (const [name, mutate, bad, clean] of broken) {
+  test(`refused on the two-thread read path: ${name}`, async () => {
+    const data = randomBytes(5 * MiB + 4321); // 81 chunks: slabs 0-5 on alternating threads
+    const b = await store([data], `files:parallel:${bad}:${name.length}`);
+    writeFileSync(pathOf(b.key), mutate(readFileSync(pathOf(b.key))));
+    const { out, err } = await read(b.key, b.bind);
+    assert.ok(err, 'the read failed');
+    assert.match(err!.message, /ATR_STORAGE_INTEGRITY/);
+    assert.ok(out.length <= bad * CHUNK, `released ${out.length} bytes, at most ${bad * CHUNK}`);
+    assert.ok(out.equals(data.subarray(0, out.length)), 'what was released is the blob\'s own prefix');
+    const across = await read(b.key, b.bind, { start: 3, end: (bad + 2) * CHUNK });
+    assert.ok(across.err, 'a range across the damage fails');
+    if (clean !== null) {
+      const after = await read(b.key, b.bind, { start: clean * CHUNK + 5, end: data.length - 1 });
+      assert.is(after.err, null, 'a range after the damage reads');
+      assert.ok(after.out.equals(data.subarray(clean * CHUNK + 5)));
+    }
+  });
+}
+
+test('the two-thread read path lends slabs in order to a slow reader and does not read far ahead of it', async () => {
+  const data = randomBytes(24 * MiB + 999);
+  const b = await store([data], 'files:parallel:order');
+  // Watch how far the store is read ahead of what the reader has taken.
+  const local = storage.store as LocalBlobStore;
+  const reader = local.reader.bind(local);
+  let readTo = 0;
+  let written = 0;
+  let ahead = 0;
+  local.reader = async (key: string) => {
+    const r = await reader(key);
+    return {
+      ...r,
+      read: async (into: Buffer, length: number, position: number) => {
+        const n = await r.read(into, length, position);
+        readTo = Math.max(readTo, position + n);
+        ahead = Math.max(ahead, readTo - written);
+        return n;
+      },
+    };
+  };
+  const parts: Buffer[] = [];
+  // Each write is held back a while, so later slabs finish decrypting before earlier ones are
+  // taken: they must still come out in order, and the read must wait for the reader.
+  const sink = new Writable({
+    highWaterMark: 1,
+    write: (c: Buffer, _e, cb) => {
+      parts.push(Buffer.from(c));
+      setTimeout(() => {
+        written += c.length;
+        cb();
+      }, 3);
+    },
+  });
+  try {
+    const opened = await storage.open(app.kernel.db, b.key, { bind: b.bind });
+    await opened.writeTo(sink);
+  } finally {
+    delete (local as { reader?: unknown }).reader; // back to the prototype's
+  }
+  assert.ok(Buffer.concat(parts).equals(data), 'every byte, in order');
+  assert.ok(ahead <= 10 * MiB, `read at most 10 MiB ahead of the reader (saw ${(ahead / MiB).toFixed(1)} MiB)`);
+  // And ranges that start on either thread's slab.
+  for (const [start, end] of [[MiB + 7, 5 * MiB], [2 * MiB - 1, 2 * MiB + 1], [3 * MiB + 65536, data.length - 1]] as const) {
+    const r = await read(b.key, b.bind, { start, end });
+    assert.is(r.err, null);
+    assert.ok(r.out.equals(data.subarray(start, end + 1)), `range ${start}-${end}`);
+  }
+});
+
 test('a limit passed mid-stream by a large upload fails with ATR_TOO_LARGE and leaves nothing', async () => {
   const tmp = join((storage.store as LocalBlobStore).root, 'tmp');
   const before = readdirSync(tmp).length;
