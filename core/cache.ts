@@ -61,11 +61,10 @@ export interface CacheStats {
   bypassed: number;
   invalidations: number;
   flushes: number;
-  entries: number;
 }
 
 export class DbCache {
-  /** Off by configuration (`cache.enabled: false`): every read goes to the database. */
+  /** Off by configuration (`database.cache: false`): every read goes to the database. */
   enabled = true;
   /** Whether other processes' writes reach this cache (PostgreSQL: the LISTEN connection is up). */
   private linked: boolean;
@@ -82,7 +81,7 @@ export class DbCache {
   private readonly watched = new Map<string, WatchedTable>();
   /** SQLite: the writing connection's last `PRAGMA data_version`. */
   private dataVersion: number | undefined;
-  readonly stats: CacheStats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0, flushes: 0, entries: 0 };
+  readonly stats: CacheStats = { hits: 0, misses: 0, bypassed: 0, invalidations: 0, flushes: 0 };
 
   constructor(
     /** PostgreSQL: other processes write too, and reach this cache only through LISTEN. */
@@ -98,10 +97,6 @@ export class DbCache {
     const keys = [...(prev?.keys ?? [])];
     for (const k of w.keys) if (!keys.some((p) => p.column === k.column && p.prefix === k.prefix)) keys.push(k);
     this.watched.set(w.table, { table: w.table, keys });
-  }
-
-  isWatched(table: string): boolean {
-    return this.watched.has(table);
   }
 
   /** The tables cards may read (set by `watchCardTables` at boot). */
@@ -204,8 +199,7 @@ export class DbCache {
     }
   }
 
-  /** Forget one key (a value the caller knows it changed). */
-  delete(key: string): void {
+  private delete(key: string): void {
     const e = this.entries.get(key);
     if (!e) return;
     this.entries.delete(key);
@@ -282,7 +276,6 @@ export class DbCache {
       if (!set) this.byTag.set(t, (set = new Set()));
       set.add(key);
     }
-    this.stats.entries = this.entries.size;
   }
 
   // ---- turning a write into tags

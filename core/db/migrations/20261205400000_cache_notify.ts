@@ -6,7 +6,7 @@
 // The trigger's arguments name the tags: each `prefix=column` gives `prefix:<the row's value>`;
 // with none, or no value, the tag is `t:<table>`; every write also sends `k:<table>` ("some row
 // changed", for entries that read the table as a whole). The kernel puts the same trigger on
-// every workspace-owned table at boot (`ensureCacheTriggers`, core/cache.ts).
+// every workspace-owned table at boot (`watchCardTables`, core/cache.ts).
 // SQLite has one server process; another process's commits are seen through PRAGMA data_version.
 import type { Knex } from 'knex';
 
