@@ -410,7 +410,8 @@ export function watchWrites(db: Db, cache: DbCache): void {
   const client = db.client as unknown as KnexClientShape;
   caches.set(client.config, cache);
   const held = new Map<object, Set<string>>();
-  client.on('query-response', (_res: unknown, _obj: unknown, builder: unknown) => {
+  client.on('query-response', (res: unknown, _obj: unknown, builder: unknown) => {
+    if (wroteNothing(res)) return;
     const tags = cache.tagsOfWrite(builder);
     if (!tags) return;
     const b = builder as KnexBuilderShape;
@@ -442,6 +443,20 @@ export function watchWrites(db: Db, cache: DbCache): void {
     trx.then(end, end);
     return trx;
   };
+}
+
+/**
+ * Whether a finished statement's response says it changed no row: an UPDATE or DELETE that
+ * matched nothing (knex answers the count: 0), a write with RETURNING that returned no row (an
+ * upsert whose `where` kept the existing row, an insert that was ignored), or a PostgreSQL result
+ * with rowCount 0. Such a statement drops nothing, so a page that writes only when something moved
+ * (the files visit marker) does not empty its workspace's cards on every view. SQLite's answer to
+ * an INSERT without RETURNING (the last rowid) says nothing, and counts as a change.
+ */
+export function wroteNothing(res: unknown): boolean {
+  if (res === 0) return true;
+  if (Array.isArray(res)) return res.length === 0;
+  return typeof res === 'object' && res !== null && (res as { rowCount?: unknown }).rowCount === 0;
 }
 
 // ---- home cards: what their data may have been read from

@@ -81,6 +81,14 @@ test('a client home: session, one query per card (the waiting card one per provi
   await client.get('/w/acme/');
   const warm = await queriesOf('/w/acme/', 'warm');
   assert.equal(label(warm), [], warm.join('\n'));
+  // The first visit to the file list sets the person's visit mark (a change: the cards reload);
+  // opening it again moves nothing (no delivery since), its upsert changes no row, and the
+  // workspace's cards stay cached.
+  assert.is((await client.get('/w/acme/files/')).status, 200);
+  await client.get('/w/acme/');
+  assert.is((await client.get('/w/acme/files/')).status, 200);
+  const after = await queriesOf('/w/acme/', 'warm');
+  assert.equal(label(after), [], after.join('\n'));
 });
 
 test('any other page: the waiting count comes with the session, no query of its own', async () => {

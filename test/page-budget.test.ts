@@ -79,7 +79,6 @@ function label(sql: string): string {
   if (s.includes(' from memberships as m inner join workspaces as w ')) return 'switcher';
   if (s.startsWith('select count(*) as n from (select 1 from files_files ')) return 'files: count';
   if (s.includes(' from files_files as f left join files_folders as d ') && s.includes(' left join files_previews as p ')) return 'files: list';
-  if (s.includes(' from files_folders ') && s.includes(' parent_id is null ')) return 'files: folders here';
   if (s.startsWith('select id, parent_id, name, area, client_access, ') && s.includes(' from files_folders ')) return 'files: folder tree';
   if (s.includes(' from files_files where ') && s.includes(' and id = ')) return 'files: the file';
   if (s.includes(' from files_previews ')) return 'files: preview';
@@ -91,18 +90,18 @@ function label(sql: string): string {
 
 const labels = (sql: string[]) => sql.map(label).sort();
 
-// The file list, six statements:
+// The file list, five statements:
 //   session              the session with the person, notice and waiting counts, workspace and role
 //   files: count         how many files are in this folder (capped), for the pager
 //   files: list          one page of the folder's files, with their preview sizes in the same query
-//   files: folders here  the sub-folders of this folder (here, the top level)
-//   files: folder tree   every folder the client may see, for the folder tree beside the list
+//   files: folder tree   every folder the client may see: the tree beside the list, this folder's
+//                        sub-folders and its breadcrumb all come from it
 //   files: visit marker  one upsert: the client's "seen at" for the home's "new files" card; it changes
 //                        a row only on the first visit or when a deliverable came after the mark
 //   (no switcher: the client's only workspace is this one, which the session query counts)
-test('the file list: session, count, list, folders here, folder tree, the visit marker (a write)', async () => {
+test('the file list: session, count, list, folder tree, the visit marker (a write)', async () => {
   const sql = await queriesOf('/w/acme/files/', 'Budget.csv', 'cold');
-  const cold = ['files: count', 'files: folder tree', 'files: folders here', 'files: list', 'files: visit marker (WRITE)', 'session'];
+  const cold = ['files: count', 'files: folder tree', 'files: list', 'files: visit marker (WRITE)', 'session'];
   assert.equal(labels(sql), cold, sql.join('\n'));
   const warm = await queriesOf('/w/acme/files/', 'Budget.csv', 'warm');
   assert.equal(labels(warm), warmOf(cold), warm.join('\n'));

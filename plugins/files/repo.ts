@@ -116,9 +116,13 @@ export function canInFolder(req: Request, action: 'upload' | 'organize', folder:
   return canOnRow(req.ctx.ability, action, 'Folder', { area: folder.area, client_access: folder.client_access });
 }
 
-/** Every folder the request may read, as a tree (one query). */
-export async function folderTree(req: Request, currentId: string): Promise<Array<{ id: string; name: string; depth: number; current: boolean; internal: boolean }>> {
-  const rows = ((await foldersQuery(req).orderBy('name').select(FOLDER_COLS)) as Array<Record<string, unknown>>).map(normFolder);
+/** Every live folder the request may read, by name (one query: a list page derives its sub-folders, breadcrumb and tree from it). */
+export async function readableFolders(req: Request): Promise<FolderRow[]> {
+  return ((await foldersQuery(req).orderBy('name').select(FOLDER_COLS)) as Array<Record<string, unknown>>).map(normFolder);
+}
+
+/** The readable folders as a tree (a folder whose parent the request may not read shows at the top). */
+export function folderTree(rows: FolderRow[], currentId: string): Array<{ id: string; name: string; depth: number; current: boolean; internal: boolean }> {
   const children = new Map<string | null, FolderRow[]>();
   const ids = new Set(rows.map((r) => r.id));
   for (const r of rows) {

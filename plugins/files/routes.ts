@@ -17,6 +17,7 @@ import {
   findFolder,
   folderOrRoot,
   folderTree,
+  readableFolders,
   foldersQuery,
   normFile,
   normVersion,
@@ -104,7 +105,7 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
   const fail = (status: number, message: string) => new AtriumError('ATR_VALIDATION', message, { status });
 
   /** The list fragment for one folder (or a search across the workspace). */
-  async function listModel(req: Request, folder: FolderRow) {
+  async function listModel(req: Request, folder: FolderRow, folders: FolderRow[]) {
     const parsed = listQuery.safeParse(req.query);
     const q = parsed.success ? parsed.data : listQuery.parse({});
     const search = q.q;
@@ -145,10 +146,7 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
       .select('pf.*', 'p.width as preview_width', 'p.height as preview_height')) as Array<Record<string, unknown>>).map((r) => ({ f: normFile(r), folder: r.folder_name as string | null, preview: previewOf(r) }));
     const subfolders = search
       ? []
-      : ((await foldersQuery(req)
-          .modify((b) => (folder.id ? b.where('parent_id', folder.id) : b.whereNull('parent_id')))
-          .orderBy('name')
-          .select('id', 'name', 'area')) as Array<{ id: string; name: string; area: string }>).map((d) => ({ id: d.id, name: safeName(d.name, 'folder'), href: `${base(req)}/folders/${d.id}`, zip: `${base(req)}/folders/${d.id}/zip`, internal: isStaff(req) && d.area === 'internal' }));
+      : folders.filter((d) => d.parent_id === (folder.id || null)).map((d) => ({ id: d.id, name: safeName(d.name, 'folder'), href: `${base(req)}/folders/${d.id}`, zip: `${base(req)}/folders/${d.id}/zip`, internal: isStaff(req) && d.area === 'internal' }));
     const folderRows = subfolders.map((d) => ({ ...d, badges: d.internal ? [{ text: 'Internal', tone: 'warning', icon: 'lock' }] : [] }));
     const here = folder.id ? `${base(req)}/folders/${folder.id}` : `${base(req)}/`;
     const link = (over: Record<string, string | number>) => {
@@ -178,27 +176,38 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     };
   }
 
-  async function page(req: Request, folder: FolderRow, extra: Record<string, unknown> = {}, status = 200) {
-    const list = await listModel(req, folder);
+  /**
+   * A folder's page. `folders` is every folder the request may read (readableFolders), when the
+   * caller has already read it to find `folder`: the sub-folders, the breadcrumb and the tree all
+   * come from that one read.
+   */
+  async function page(req: Request, folder: FolderRow, extra: Record<string, unknown> = {}, status = 200, folders?: FolderRow[]) {
+    folders ??= await readableFolders(req);
+    const list = await listModel(req, folder, folders);
     if (req.get('hx-request') && req.get('hx-target') === 'file-list') return req.ctx.render('files/list', list);
     const staff = isStaff(req);
     const ws = req.ctx.workspace!;
     // The visit that "new deliverables since your last visit" counts from (not for staff previews).
     // One statement, and a write only when it changes something: the first visit inserts, a later
     // one moves the mark only when a deliverable came after it (index workspace_id, delivered_at),
-    // which is all the card counts. Most list views then commit nothing (no WAL fsync on SQLite).
+    // which is all the card counts. Most list views then change no row: no WAL fsync on SQLite,
+    // and the kernel cache (told by RETURNING that nothing changed) keeps the cards.
     if (!req.get('hx-request')) {
       const scope = req.ctx.scope!;
       const newest = scope.table('files_files').max('delivered_at');
       await scope
         .upsert('files_visits', { id: newId(), user_id: req.ctx.user!.id, seen_at: deps.now() }, ['workspace_id', 'user_id'], ['seen_at'])
-        .where('files_visits.seen_at', '<', deps.db.raw('coalesce((?), 0)', [newest]));
+        .where('files_visits.seen_at', '<', deps.db.raw('coalesce((?), 0)', [newest]))
+        // RETURNING: an upsert that kept the row answers no row, and the kernel's cache then
+        // knows nothing changed (the home's cards of this workspace stay cached).
+        .returning('user_id');
     }
+    const byId = new Map(folders.map((d) => [d.id, d]));
     const crumbs: Array<{ name: string; href: string }> = [];
     let cursor: FolderRow | undefined = folder.id ? folder : undefined;
     for (let i = 0; cursor && i < 20; i++) {
       crumbs.unshift({ name: cursor.name, href: `${base(req)}/folders/${cursor.id}` });
-      cursor = cursor.parent_id ? await findFolder(req, cursor.parent_id) : undefined;
+      cursor = cursor.parent_id ? byId.get(cursor.parent_id) : undefined;
     }
     await req.ctx.render(
       'files/index',
@@ -208,7 +217,7 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
         crumbs,
         // The breadcrumb's ancestors (ui/breadcrumb): the top level, then each parent folder.
         trail: folder.id ? [{ label: 'Files', href: `${base(req)}/` }, ...crumbs.slice(0, -1).map((c) => ({ label: c.name, href: c.href }))] : [],
-        tree: (await folderTree(req, folder.id)).map((t) => ({ ...t, href: `${base(req)}/folders/${t.id}`, indent: `indent-${Math.min(t.depth, 6)}` })),
+        tree: folderTree(folders, folder.id).map((t) => ({ ...t, href: `${base(req)}/folders/${t.id}`, indent: `indent-${Math.min(t.depth, 6)}` })),
         rootHref: `${base(req)}/`,
         rootCurrent: !folder.id,
         canUpload: canInFolder(req, 'upload', folder) && req.ctx.ability.can('upload', 'File'),
@@ -269,9 +278,10 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
   workspace.get('/', authorize('read', 'File'), async (req) => page(req, rootFolder(settings)));
 
   workspace.get('/folders/:folderId', authorize('read', 'File'), async (req, _res, next) => {
-    const folder = await findFolder(req, String(req.params.folderId));
+    const folders = await readableFolders(req);
+    const folder = folders.find((d) => d.id === String(req.params.folderId));
     if (!folder) return next(notFound());
-    await page(req, folder);
+    await page(req, folder, {}, 200, folders);
   });
 
   workspace.get('/f/:fileId', authorize('read', 'File'), async (req, _res, next) => {
