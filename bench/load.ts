@@ -26,7 +26,21 @@ import { newToken, sha256Hex } from '../core/ids.ts';
 import { benchEnv, seed, type SeedResult } from './seed.ts';
 import { startAtrium, writeResult, type Proc } from './pages.ts';
 
-const { values } = parseArgs({ options: { duration: { type: 'string' }, users: { type: 'string' }, think: { type: 'string' }, keep: { type: 'boolean' }, 'no-uploads': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string' }, users: { type: 'string' }, think: { type: 'string' }, keep: { type: 'boolean' }, 'no-uploads': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+if (values.help) {
+  console.log(`npm run load [-- options]: a bounded load test on a fresh PostgreSQL database (127.0.0.1:5432, user postgres)
+with two Atrium processes; 200 people browse, download, upload and approve; prints p50/p99 per kind and exits 1 on any error.
+
+  --duration S    seconds of measured load (default 60)
+  --users N       simulated people (default 200)
+  --think MS      mean pause between one person's requests, uniform 0..2x (default 100)
+  --no-uploads    browsing only: no uploads, no downloads of them (a diagnostic)
+  --keep          keep the database and data folder afterwards (their names are printed)
+  -h, --help      this text
+
+Results go to bench/results/load-<time>.json; docs/performance.md ("Load test") explains the figures.`);
+  process.exit(0);
+}
 // --no-uploads: browsing only (home, list, file page), no setup uploads, no downloads of them. A
 // diagnostic for when uploads themselves are what fails; the full mix is the test.
 const UPLOADS = !values['no-uploads'];

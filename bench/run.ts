@@ -24,7 +24,20 @@ import { pagesTable, runPages, writeResult } from './pages.ts';
 import { invoicesTable, runInvoicesBench } from './invoices.ts';
 import { messagingTable, runMessagingBench } from './messaging.ts';
 
-const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'skip-files': { type: 'boolean' }, 'skip-startup': { type: 'boolean' }, 'skip-invoices': { type: 'boolean' }, 'only-invoices': { type: 'boolean' }, 'skip-messaging': { type: 'boolean' }, 'only-messaging': { type: 'boolean' }, duration: { type: 'string' }, warmup: { type: 'string' } } });
+const { values, positionals } = parseArgs({ allowPositionals: true, options: { 'skip-files': { type: 'boolean' }, 'skip-startup': { type: 'boolean' }, 'skip-invoices': { type: 'boolean' }, 'only-invoices': { type: 'boolean' }, 'skip-messaging': { type: 'boolean' }, 'only-messaging': { type: 'boolean' }, duration: { type: 'string' }, warmup: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+if (values.help) {
+  console.log(`npm run bench [-- options]: the benchmark suite on this machine (cold start, a seeded firm on SQLite, pages
+against a bare Express floor, files throughput, invoices, messaging); one summary table, results in bench/results/.
+
+  --skip-startup, --skip-files, --skip-invoices, --skip-messaging   leave a part out
+  --only-invoices, --only-messaging (or: npm run bench -- messaging)  run one part alone
+  --duration S    seconds per measured page (default 10)
+  --warmup S      seconds of warm-up before each page
+  -h, --help      this text
+
+Run it on a quiet machine: the ratios against the floor are what docs/performance.md records.`);
+  process.exit(0);
+}
 for (const p of positionals) if (p !== 'messaging') throw new Error(`unknown bench ${JSON.stringify(p)} (known: messaging)`);
 const onlyMessaging = Boolean(values['only-messaging']) || positionals.includes('messaging');
 const t0 = performance.now();
