@@ -188,19 +188,25 @@ export function workspaceRoutes(workspace: Router, deps: FilesDeps & { settings:
     const staff = isStaff(req);
     const ws = req.ctx.workspace!;
     // The visit that "new deliverables since your last visit" counts from (not for staff previews).
-    // One statement, and a write only when it changes something: the first visit inserts, a later
-    // one moves the mark only when a deliverable came after it (index workspace_id, delivered_at),
-    // which is all the card counts. Most list views then change no row: no WAL fsync on SQLite,
-    // and the kernel cache (told by RETURNING that nothing changed) keeps the cards.
+    // The mark moves only when it has to: on the first visit (no mark yet), and when a deliverable
+    // came after it (index workspace_id, delivered_at), which is all the card counts. So most list
+    // views only read (one query, on a SQLite reader, no WAL): a write that changes nothing is
+    // still a commit on PostgreSQL (the upsert locks the row: WAL and a flush) and a statement on
+    // SQLite's one writing connection. The upsert keeps its condition, so two views racing never
+    // move the mark backwards; RETURNING tells the kernel's cache when it changed nothing.
     if (!req.get('hx-request')) {
       const scope = req.ctx.scope!;
-      const newest = scope.table('files_files').max('delivered_at');
-      await scope
-        .upsert('files_visits', { id: newId(), user_id: req.ctx.user!.id, seen_at: deps.now() }, ['workspace_id', 'user_id'], ['seen_at'])
-        .where('files_visits.seen_at', '<', deps.db.raw('coalesce((?), 0)', [newest]))
-        // RETURNING: an upsert that kept the row answers no row, and the kernel's cache then
-        // knows nothing changed (the home's cards of this workspace stay cached).
-        .returning('user_id');
+      const userId = req.ctx.user!.id;
+      const mark = (await db
+        .select({ seen: scope.table('files_visits').where({ user_id: userId }).select('seen_at').limit(1), newest: scope.table('files_files').max('delivered_at') })
+        .first()) as { seen: number | string | null; newest: number | string | null };
+      if (mark.seen === null || (mark.newest !== null && Number(mark.seen) < Number(mark.newest))) {
+        const newest = scope.table('files_files').max('delivered_at');
+        await scope
+          .upsert('files_visits', { id: newId(), user_id: userId, seen_at: deps.now() }, ['workspace_id', 'user_id'], ['seen_at'])
+          .where('files_visits.seen_at', '<', deps.db.raw('coalesce((?), 0)', [newest]))
+          .returning('user_id');
+      }
     }
     const byId = new Map(folders.map((d) => [d.id, d]));
     const crumbs: Array<{ name: string; href: string }> = [];
