@@ -289,6 +289,18 @@ export class DbCache {
     if (typeof b?.sql === 'string' && b._method === undefined) return this.tagsOfRaw(b.sql);
     const method = b?._method;
     if (method === undefined) return 'all'; // a schema builder: migrations change what anything means
+    // A write inside a WITH (`with e as (insert into ...) update ...`, one round trip for two
+    // writes): its tags as if it ran alone, with the outer statement's.
+    const inner = writesInWith(b);
+    if (inner.length) {
+      const out = new Set<string>();
+      for (const w of [...inner, ...(WRITE_METHODS.has(method) ? [b] : [])]) {
+        const t = this.tagsOfWrite(w === b ? { ...b, _statements: b._statements?.filter((st) => st.grouping !== 'with') } : w);
+        if (t === 'all') return 'all';
+        for (const x of t ?? []) out.add(x);
+      }
+      return out.size ? [...out] : null;
+    }
     if (!WRITE_METHODS.has(method)) return null;
     const table = bareName(String(b._single?.table ?? ''));
     const w = this.watched.get(table);
@@ -368,12 +380,22 @@ function coalesced(fn: () => Promise<void>): () => Promise<void> {
 
 const WRITE_METHODS = new Set(['insert', 'update', 'del', 'delete', 'truncate', 'upsert']);
 
-interface KnexBuilderShape {
+export interface KnexBuilderShape {
   sql?: string;
   _method?: string;
   _single?: { table?: unknown; insert?: unknown; onConflict?: unknown };
   _statements?: Array<{ grouping?: string; type?: string; column?: unknown; operator?: string; value?: unknown; bool?: string; not?: boolean }>;
   client?: { transacting?: boolean };
+}
+
+/** The write builders in a statement's WITH clauses (a data-modifying CTE). */
+export function writesInWith(b: KnexBuilderShape | undefined): KnexBuilderShape[] {
+  const out: KnexBuilderShape[] = [];
+  for (const st of b?._statements ?? []) {
+    const v = st.grouping === 'with' ? (st.value as KnexBuilderShape | undefined) : undefined;
+    if (v && typeof v === 'object' && typeof v._method === 'string' && WRITE_METHODS.has(v._method)) out.push(v);
+  }
+  return out;
 }
 
 function bareName(name: string): string {
@@ -411,7 +433,8 @@ export function watchWrites(db: Db, cache: DbCache): void {
   caches.set(client.config, cache);
   const held = new Map<object, Set<string>>();
   client.on('query-response', (res: unknown, _obj: unknown, builder: unknown) => {
-    if (wroteNothing(res)) return;
+    // The count is the outer statement's: a write inside its WITH may have changed rows anyway.
+    if (wroteNothing(res) && !writesInWith(builder as KnexBuilderShape).length) return;
     const tags = cache.tagsOfWrite(builder);
     if (!tags) return;
     const b = builder as KnexBuilderShape;

@@ -43,6 +43,10 @@ tags('a write by key drops that key; anything less certain drops the whole table
   assert.equal(of(knexOnly('files').where({ workspace_id: 'w1', id: 'f1' }).update({ name: 'x' })), ['ws:w1', 'k:files']);
   assert.is(of(knexOnly('audit_log').insert({ seq: 1 })), null);
   assert.is(of(knexOnly('sessions').where({ id_hash: 'h1' }).first()), null);
+  // A write inside a WITH counts as that write (the outer one here is to an unwatched table).
+  assert.equal(of(knexOnly.with('e', knexOnly('files').insert({ id: 'f1', workspace_id: 'w1' })).table('audit_heads').where({ chain: 'w1' }).update({ seq: 2 })), ['ws:w1', 'k:files']);
+  assert.equal(of(knexOnly.with('e', knexOnly('files').insert({ id: 'f1', workspace_id: 'w1' })).table('sessions').where({ id_hash: 'h1' }).update({ data: '{}' })), ['ws:w1', 'k:files', 'session:h1', 'k:sessions']);
+  assert.is(of(knexOnly.with('e', knexOnly('files').select('id')).table('audit_heads').where({ chain: 'w1' }).update({ seq: 2 })), null);
   assert.equal(of(knexOnly('sessions').truncate()), ['t:sessions', 'k:sessions']);
   // Raw SQL: a write to a watched table drops the table, a read nothing, anything else everything.
   assert.equal(of(knexOnly.raw('update "sessions" set last_seen_at = 1 where id_hash = ?', ['h1'])), ['t:sessions', 'k:sessions']);
@@ -132,6 +136,20 @@ live('a write that changed no row drops nothing (a count of 0, an empty RETURNIN
   await cache.sync();
   assert.is(await nameOf(a), 'Zed');
   assert.is(loads, 1, 'the upsert that changed the row dropped it');
+});
+
+live('a statement whose WITH wrote rows drops their tags even when the outer statement changed none', async () => {
+  cache.watch({ table: 'cte_rows', keys: [{ column: 'workspace_id', prefix: 'ws' }] });
+  let n = 0;
+  const read = () => cache.read('cte:w1', ['ws:w1'], async () => ++n);
+  await read();
+  assert.is(await read(), 1, 'cached');
+  // As knex reports it: the outer UPDATE matched no row (rowCount 0), the CTE inserted one.
+  const builder = db.with('e', db('cte_rows').insert({ id: 'r1', workspace_id: 'w1' })).table('audit_heads').where({ chain: 'nobody' }).update({ seq: 1 });
+  db.client.emit('query-response', { rowCount: 0 }, {}, builder);
+  assert.is(await read(), 2, 'dropped: the insert in the WITH changed the workspace');
+  db.client.emit('query-response', { rowCount: 0 }, {}, db('cte_rows').where({ workspace_id: 'w1', id: 'none' }).update({ id: 'x' }));
+  assert.is(await read(), 2, 'kept: a plain update that changed nothing');
 });
 
 live('a transaction holds its tags: nothing read meanwhile is kept, and the commit drops them again', async () => {
