@@ -1,5 +1,5 @@
-// `atrium audit:verify` over a large log: generates N valid hash-chained audit rows (default
-// 1,000,000) straight into a fresh SQLite database (and, when DATABASE_URL is set, a throwaway
+// `atrium audit:verify` over a large log: generates N valid audit rows (default 1,000,000),
+// hash-chained per workspace (120 workspaces and the firm chain), straight into a fresh SQLite database (and, when DATABASE_URL is set, a throwaway
 // PostgreSQL schema), then times AuditService.verify, the function the command runs. On SQLite it
 // also times the command itself as a real process (start-up included). Prints the figures.
 //   node --import tsx bench/audit-verify.ts [rows]
@@ -15,26 +15,25 @@ import { createServices, type Services } from '../core/services.ts';
 import { CORE_MIGRATIONS, migrateAll } from '../core/db/migrations.ts';
 import { newId } from '../core/ids.ts';
 import { systemClock } from '../core/clock.ts';
-import { auditChunks } from './seed.ts';
-import type { AuditRow } from '../core/audit.ts';
+import { auditChunks, type AuditHeads } from './seed.ts';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const RUNS = 5;
-const COLUMNS = ['seq', 'id', 'created_at', 'actor_id', 'workspace_id', 'action', 'subject_type', 'subject_id', 'ip', 'user_agent', 'detail', 'prev_hash', 'hash'] as const;
+const COLUMNS = ['seq', 'chain_seq', 'id', 'created_at', 'actor_id', 'workspace_id', 'action', 'subject_type', 'subject_id', 'ip', 'user_agent', 'detail', 'prev_hash', 'hash'] as const;
 const logger = pino({ level: 'warn' });
 
 // Realistic rows (a few hundred people and workspaces, a browser user agent, a small detail),
 // from the same generator as the bench seed.
 const actors = Array.from({ length: 300 }, () => newId());
 const workspaces = Array.from({ length: 120 }, () => newId());
-const chunks = (size: number) => auditChunks(N, size, actors, workspaces, []);
+const chunks = (size: number, heads: AuditHeads) => auditChunks(N, size, actors, workspaces, [], heads);
 
 type SqliteConn = {
   prepare(sql: string): { run(params: unknown[], cb: (err: Error | null) => void): void; finalize(cb: () => void): void };
   exec(sql: string, cb: (err: Error | null) => void): void;
 };
 
-/** Bulk insert on SQLite: one transaction, a prepared 500-row INSERT (13 x 500 < 32766 variables). */
+/** Bulk insert on SQLite: one transaction, a prepared 500-row INSERT (14 x 500 < 32766 variables). */
 async function fillSqlite(s: Services): Promise<void> {
   const conn = (await s.db.client.acquireConnection()) as SqliteConn;
   const exec = (sql: string) => new Promise<void>((res, rej) => conn.exec(sql, (e) => (e ? rej(e) : res())));
@@ -43,15 +42,14 @@ async function fillSqlite(s: Services): Promise<void> {
     const size = 500;
     const tuple = `(${COLUMNS.map(() => '?').join(',')})`;
     const full = conn.prepare(`insert into audit_events (${COLUMNS.join(',')}) values ${Array(size).fill(tuple).join(',')}`);
-    let last: AuditRow | undefined;
-    for (const rows of chunks(size)) {
+    const heads: AuditHeads = new Map();
+    for (const rows of chunks(size, heads)) {
       const params = rows.flatMap((r) => COLUMNS.map((c) => r[c]));
       const stmt = rows.length === size ? full : conn.prepare(`insert into audit_events (${COLUMNS.join(',')}) values ${Array(rows.length).fill(tuple).join(',')}`);
       await new Promise<void>((res, rej) => stmt.run(params, (e) => (e ? rej(e) : res())));
-      last = rows.at(-1);
     }
     await new Promise<void>((res) => full.finalize(res));
-    await exec(`update audit_head set seq = ${last!.seq}, hash = '${last!.hash}' where id = 1`);
+    for (const [chain, [seq, hash]] of heads) await exec(`insert into audit_heads (chain, seq, hash) values ('${chain}', ${seq}, '${hash}')`);
     await exec('COMMIT');
   } finally {
     s.db.client.releaseConnection(conn);
@@ -60,15 +58,14 @@ async function fillSqlite(s: Services): Promise<void> {
 
 /** Bulk insert on PostgreSQL: 10,000 rows per statement as one array parameter per column. */
 async function fillPostgres(s: Services): Promise<void> {
-  const types = ['bigint', 'text', 'bigint', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
+  const types = ['bigint', 'bigint', 'text', 'bigint', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
   const sql = `insert into audit_events (${COLUMNS.join(',')}) select * from unnest(${types.map((t, i) => `$${i + 1}::${t}[]`).join(',')})`;
   await s.db.transaction(async (trx) => {
-    let last: AuditRow | undefined;
-    for (const rows of chunks(10_000)) {
+    const heads: AuditHeads = new Map();
+    for (const rows of chunks(10_000, heads)) {
       await trx.raw(sql.replace(/\$\d+/g, '?'), COLUMNS.map((c) => rows.map((r) => r[c])) as never);
-      last = rows.at(-1);
     }
-    await trx('audit_head').where({ id: 1 }).update({ seq: last!.seq, hash: last!.hash });
+    await trx('audit_heads').insert([...heads].map(([chain, [seq, hash]]) => ({ chain, seq, hash })));
   });
 }
 

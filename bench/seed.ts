@@ -68,7 +68,7 @@ export function benchEnv(dataDir: string, databaseUrl = '', extra: Record<string
 }
 
 const pad = (n: number, w = 4) => String(n).padStart(w, '0');
-const AUDIT_COLUMNS = ['seq', 'id', 'created_at', 'actor_id', 'workspace_id', 'action', 'subject_type', 'subject_id', 'ip', 'user_agent', 'detail', 'prev_hash', 'hash'] as const;
+const AUDIT_COLUMNS = ['seq', 'chain_seq', 'id', 'created_at', 'actor_id', 'workspace_id', 'action', 'subject_type', 'subject_id', 'ip', 'user_agent', 'detail', 'prev_hash', 'hash'] as const;
 
 type SqliteConn = {
   prepare(sql: string): { run(params: unknown[], cb: (err: Error | null) => void): void; finalize(cb: () => void): void };
@@ -115,21 +115,30 @@ export async function bulk(db: Db, table: string, rows: Array<Record<string, unk
   }
 }
 
-/** Chained audit rows, generated in chunks with the kernel's own chainHash (also bench/audit-verify.ts). */
-export function* auditChunks(n: number, size: number, actors: string[], workspaces: string[], files: string[]): Generator<AuditRow[]> {
+/** Each chain's head after the generated rows, for audit_heads: chain -> [chain_seq, hash]. */
+export type AuditHeads = Map<string, [number, string]>;
+
+/**
+ * Audit rows chained per workspace as AuditService.record chains them (a chain per workspace, a
+ * firm chain for rows without one), generated in chunks with the kernel's own chainHash (also
+ * bench/audit-verify.ts). `heads` is filled with every chain's head, to write to audit_heads.
+ */
+export function* auditChunks(n: number, size: number, actors: string[], workspaces: string[], files: string[], heads: AuditHeads = new Map()): Generator<AuditRow[]> {
   const actions = ['core.session.login', 'files.file.download', 'files.version.upload', 'files.file.download', 'core.session.logout', 'files.file.delivered', 'core.member.add'];
   const UA = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15';
   const t0 = Date.now() - n * 1000 - 86_400_000;
-  let prev = GENESIS_HASH;
   let chunk: AuditRow[] = [];
   for (let seq = 1; seq <= n; seq++) {
     const at = t0 + seq * 1000;
+    const workspaceId = seq % 9 === 0 ? null : workspaces[(seq * 7) % workspaces.length]!;
+    const [chainSeq, prev] = heads.get(workspaceId ?? '') ?? [0, GENESIS_HASH];
     const base = {
       seq,
+      chain_seq: chainSeq + 1,
       id: newId(at),
       created_at: at,
       actor_id: actors[(seq * 31) % actors.length]!,
-      workspace_id: seq % 9 === 0 ? null : workspaces[(seq * 7) % workspaces.length]!,
+      workspace_id: workspaceId,
       action: actions[seq % actions.length]!,
       subject_type: 'File',
       subject_id: files.length ? files[(seq * 7919) % files.length]! : null,
@@ -139,7 +148,7 @@ export function* auditChunks(n: number, size: number, actors: string[], workspac
     };
     const hash = chainHash(base, prev);
     chunk.push({ ...base, prev_hash: prev, hash });
-    prev = hash;
+    heads.set(workspaceId ?? '', [base.chain_seq, hash]);
     if (chunk.length === size) {
       yield chunk;
       chunk = [];
@@ -150,8 +159,7 @@ export function* auditChunks(n: number, size: number, actors: string[], workspac
 
 /** Appends `n` rows after the current head, on the raw sqlite3 connection (prepared 500-row insert). */
 async function auditSqlite(db: Db, n: number, actors: string[], workspaces: string[], files: string[]): Promise<void> {
-  const head = (await db('audit_head').where({ id: 1 }).first('seq')) as { seq: number };
-  if (Number(head.seq) !== 0) throw new Error('the audit log is not empty: seed a fresh database');
+  if (await db('audit_events').first('seq')) throw new Error('the audit log is not empty: seed a fresh database');
   const conn = (await db.client.acquireConnection()) as SqliteConn;
   const exec = (sql: string) => new Promise<void>((res, rej) => conn.exec(sql, (e) => (e ? rej(e) : res())));
   const all = (sql: string) => new Promise<Array<Record<string, unknown>>>((res, rej) => (conn as unknown as { all(s: string, p: unknown[], cb: (e: Error | null, r: Array<Record<string, unknown>>) => void): void }).all(sql, [], (e, r) => (e ? rej(e) : res(r))));
@@ -165,19 +173,18 @@ async function auditSqlite(db: Db, n: number, actors: string[], workspaces: stri
     const tuple = `(${AUDIT_COLUMNS.map(() => '?').join(',')})`;
     const stmtFor = (k: number) => conn.prepare(`insert into audit_events (${AUDIT_COLUMNS.join(',')}) values ${Array(k).fill(tuple).join(',')}`);
     const full = stmtFor(size);
-    let last: AuditRow | undefined;
+    const heads: AuditHeads = new Map();
     // The driver inserts on its own thread: the next chunk is hashed while the previous one is written.
     let pending: Promise<void> = Promise.resolve();
-    for (const rows of auditChunks(n, size, actors, workspaces, files)) {
+    for (const rows of auditChunks(n, size, actors, workspaces, files, heads)) {
       const stmt = rows.length === size ? full : stmtFor(rows.length);
       const params = rows.flatMap((r) => AUDIT_COLUMNS.map((c) => r[c]));
       await pending;
       pending = new Promise<void>((res, rej) => stmt.run(params, (e) => (e ? rej(e) : res())));
-      last = rows.at(-1);
     }
     await pending;
     await new Promise<void>((res) => full.finalize(res));
-    if (last) await exec(`update audit_head set seq = ${last.seq}, hash = '${last.hash}' where id = 1`);
+    for (const [chain, [seq, hash]] of heads) await exec(`insert into audit_heads (chain, seq, hash) values ('${chain}', ${seq}, '${hash}')`);
     for (const ix of indexes) await exec(ix.sql);
     await exec('COMMIT');
   } catch (err) {
@@ -190,21 +197,22 @@ async function auditSqlite(db: Db, n: number, actors: string[], workspaces: stri
 
 /** PostgreSQL: 10,000 rows per statement as one array parameter per column. */
 async function auditPostgres(db: Db, n: number, actors: string[], workspaces: string[], files: string[]): Promise<void> {
-  const types = ['bigint', 'text', 'bigint', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
+  const types = ['bigint', 'bigint', 'text', 'bigint', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text', 'text'];
   const sql = `insert into audit_events (${AUDIT_COLUMNS.join(',')}) select * from unnest(${types.map((t) => `?::${t}[]`).join(',')})`;
   await db.transaction(async (trx) => {
-    const head = (await trx('audit_head').where({ id: 1 }).first('seq')) as { seq: number };
-    if (Number(head.seq) !== 0) throw new Error('the audit log is not empty: seed a fresh database');
-    let last: AuditRow | undefined;
+    if (await trx('audit_events').first('seq')) throw new Error('the audit log is not empty: seed a fresh database');
+    const heads: AuditHeads = new Map();
     let pending: Promise<unknown> = Promise.resolve();
-    for (const rows of auditChunks(n, 10_000, actors, workspaces, files)) {
+    for (const rows of auditChunks(n, 10_000, actors, workspaces, files, heads)) {
       const params = AUDIT_COLUMNS.map((c) => rows.map((r) => r[c]));
       await pending;
       pending = trx.raw(sql, params as never).then((r) => r);
-      last = rows.at(-1);
     }
     await pending;
-    if (last) await trx('audit_head').where({ id: 1 }).update({ seq: last.seq, hash: last.hash });
+    const all = [...heads].map(([chain, [seq, hash]]) => ({ chain, seq, hash }));
+    for (let i = 0; i < all.length; i += 1000) await trx('audit_heads').insert(all.slice(i, i + 1000));
+    // The server's appends draw seq from this sequence: start it past the seeded rows.
+    await trx.raw(`select setval('audit_events_seq', ?)`, [n]);
   });
 }
 

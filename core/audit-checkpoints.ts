@@ -1,27 +1,35 @@
 // Signed audit checkpoints, kept off the database (SECURITY.md control 44, CloudTrail-style
 // digest files; RFC 9162's signed tree heads in spirit).
 //
-// The hash chain (core/audit.ts) shows that no row was changed *unless every later hash was
-// recomputed too*: someone who can write to the database can rewrite or cut the end of the log
-// and recompute a consistent chain. A checkpoint pins the chain from outside: it is
-//   { seq, head, time, prev_sig } signed with Ed25519,
-// where `head` is the chain hash of row `seq`, `time` is UTC epoch milliseconds and `prev_sig`
-// the previous checkpoint's signature (null for the first), so the checkpoints chain too. Each
-// is appended as one JSON line, with fsync, to `<dataDir>/audit-checkpoints.jsonl` (or
-// `audit.checkpointFile`):
+// The hash chains (core/audit.ts: one per workspace, one firm chain, and the frozen legacy chain
+// of rows written before per-workspace chains) show that no row was changed *unless every later
+// hash of that chain was recomputed too*: someone who can write to the database can rewrite or
+// cut the end of a chain, or drop a whole workspace's chain, and recompute consistent heads. A
+// checkpoint pins the chains from outside. A line is
+//   { seq, heads: { <chain>: [chain_seq, hash], ... }, time, prev_sig }   (+ "legacy", once)
+// signed with Ed25519: `seq` is the highest global seq seen, `heads` the head of every chain
+// (workspace id, or "" for the firm chain) that moved since the previous line, so the first line
+// names every chain and a quiet workspace costs nothing later; "legacy": [seq, hash] pins the
+// legacy chain's frozen head in the first such line if no earlier line did. `time` is UTC epoch
+// milliseconds and `prev_sig` the previous line's signature (null for the first), so the lines
+// chain too. All heads of a line are read in one snapshot (one transaction; repeatable read on
+// PostgreSQL). Lines written before per-workspace chains have the old shape
 //   {"seq":12,"head":"<64 hex>","time":1764300000000,"prev_sig":null,"sig":"<base64>"}
-// The signature covers the UTF-8 bytes of JSON.stringify({seq, head, time, prev_sig}): the line
-// without "sig", keys in that order, no spaces. The signing key is `<dataDir>/audit.key`
-// (PKCS#8 PEM, mode 0600, generated on first use); its public key `audit.pub` (SPKI PEM) is
-// written beside the checkpoint file, so an auditor can verify (also with openssl) without the
-// private key. Copy both off the machine: a checkpoint an attacker can also rewrite proves little.
+// (the legacy chain's hash at seq) and still verify. Each line is appended, with fsync, to
+// `<dataDir>/audit-checkpoints.jsonl` (or `audit.checkpointFile`). The signature covers the UTF-8
+// bytes of the line without "sig": JSON.stringify of the other fields in the order above, no
+// spaces. The signing key is `<dataDir>/audit.key` (PKCS#8 PEM, mode 0600, generated on first
+// use); its public key `audit.pub` (SPKI PEM) is written beside the checkpoint file, so an auditor
+// can verify (also with openssl) without the private key. Copy both off the machine: a checkpoint
+// an attacker can also rewrite proves little.
 //
-// `atrium audit:verify` checks every line (signature, prev_sig chain, seq increasing) and that
-// the database's chain hash at each checkpoint's seq is the signed head: one primary-key lookup
-// per checkpoint, not another walk. A rewritten-and-rehashed chain or a cut end then shows.
+// `atrium audit:verify` checks every line (signature, prev_sig chain, seq never going back, each
+// chain's signed position moving forward) and that the database's hash at each signed position
+// is the signed one: batched lookups of (chain, chain_seq), not another walk. A rewritten-and-
+// rehashed chain, a cut chain end or a deleted workspace chain then shows.
 //
 // Written by the kernel's hourly job (one process per period across the installation, via the
-// job runner) when the head has moved, and by `atrium audit:checkpoint`. A lock file next to the
+// job runner) when a head has moved, and by `atrium audit:checkpoint`. A lock file next to the
 // checkpoint file keeps two writers on one host from forking the prev_sig chain.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
@@ -31,16 +39,35 @@ import { fsyncPath } from './fsync.ts';
 import type { Logger } from 'pino';
 import type { AtriumConfig } from './config/schema.ts';
 import type { Clock } from './clock.ts';
-import type { Db } from './db/index.ts';
+import { isPostgresClient, type Db } from './db/index.ts';
+import { chainName, whose } from './audit.ts';
 import type { JobRunner } from './jobs.ts';
 
-export interface Checkpoint {
+/** A chain's signed position: [chain_seq, hash of that row]. */
+export type SignedHead = [number, string];
+
+/** A line from before per-workspace chains: the legacy chain's hash at `seq`. */
+export interface LegacyCheckpoint {
   seq: number;
   head: string;
   time: number;
   prev_sig: string | null;
   sig: string;
 }
+
+/** A line pinning every chain whose head moved since the line before it. */
+export interface ChainsCheckpoint {
+  seq: number;
+  heads: Record<string, SignedHead>;
+  /** The legacy chain's frozen head [seq, hash], in the first line that pins it. */
+  legacy?: SignedHead;
+  time: number;
+  prev_sig: string | null;
+  sig: string;
+}
+
+export type Checkpoint = LegacyCheckpoint | ChainsCheckpoint;
+type Unsigned<C> = C extends unknown ? Omit<C, 'sig'> : never;
 
 export type CheckpointResult =
   | { ok: true; count: number; last: { seq: number; time: number } | null }
@@ -70,14 +97,20 @@ export function publicKeyFileFor(checkpoints: string): string {
   return join(dirname(checkpoints), 'audit.pub');
 }
 
-/** The exact bytes that are signed. */
-export function signedText(c: Pick<Checkpoint, 'seq' | 'head' | 'time' | 'prev_sig'>): string {
-  return JSON.stringify({ seq: c.seq, head: c.head, time: c.time, prev_sig: c.prev_sig });
+/** The fields that are signed, in their signed order. */
+function body(c: Unsigned<Checkpoint>): Unsigned<Checkpoint> {
+  if ('heads' in c) return c.legacy ? { seq: c.seq, heads: c.heads, legacy: c.legacy, time: c.time, prev_sig: c.prev_sig } : { seq: c.seq, heads: c.heads, time: c.time, prev_sig: c.prev_sig };
+  return { seq: c.seq, head: c.head, time: c.time, prev_sig: c.prev_sig };
 }
 
-export function signCheckpoint(key: KeyObject, c: Omit<Checkpoint, 'sig'>): Checkpoint {
-  const body = { seq: c.seq, head: c.head, time: c.time, prev_sig: c.prev_sig };
-  return { ...body, sig: sign(null, Buffer.from(signedText(body), 'utf8'), key).toString('base64') };
+/** The exact bytes that are signed: the line without "sig". */
+export function signedText(c: Unsigned<Checkpoint>): string {
+  return JSON.stringify(body(c));
+}
+
+export function signCheckpoint(key: KeyObject, c: Unsigned<Checkpoint>): Checkpoint {
+  const b = body(c);
+  return { ...b, sig: sign(null, Buffer.from(JSON.stringify(b), 'utf8'), key).toString('base64') } as Checkpoint;
 }
 
 /** The signing key, generated into `<dataDir>/audit.key` (0600) on first use, like storage.keys. */
@@ -144,9 +177,16 @@ function parseLine(text: string): Checkpoint | string {
   const c = v as Record<string, unknown>;
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return 'it is not a checkpoint object';
   const keys = Object.keys(c).sort().join(',');
-  if (keys !== 'head,prev_sig,seq,sig,time') return `it has the fields ${keys}, not seq, head, time, prev_sig and sig`;
+  const chains = keys === 'heads,prev_sig,seq,sig,time' || keys === 'heads,legacy,prev_sig,seq,sig,time';
+  if (!chains && keys !== 'head,prev_sig,seq,sig,time') return `it has the fields ${keys}, not seq, heads, time, prev_sig and sig (or seq, head, time, prev_sig and sig)`;
   if (!Number.isSafeInteger(c.seq) || (c.seq as number) < 1) return 'its seq is not a positive integer';
-  if (typeof c.head !== 'string' || !HEX64.test(c.head)) return 'its head is not a SHA-256 in hex';
+  const position = (v: unknown) => Array.isArray(v) && v.length === 2 && Number.isSafeInteger(v[0]) && (v[0] as number) >= 1 && typeof v[1] === 'string' && HEX64.test(v[1]);
+  if (!chains && (typeof c.head !== 'string' || !HEX64.test(c.head))) return 'its head is not a SHA-256 in hex';
+  if (chains) {
+    if (typeof c.heads !== 'object' || c.heads === null || Array.isArray(c.heads)) return 'its heads are not an object of chains';
+    for (const [chain, v] of Object.entries(c.heads)) if (!position(v)) return `its head of ${chainName(chain)} is not [chain_seq, SHA-256 in hex]`;
+    if ('legacy' in c && !position(c.legacy)) return 'its legacy head is not [seq, SHA-256 in hex]';
+  }
   if (!Number.isSafeInteger(c.time)) return 'its time is not epoch milliseconds';
   if (c.prev_sig !== null && (typeof c.prev_sig !== 'string' || !B64.test(c.prev_sig))) return 'its prev_sig is neither null nor base64';
   if (typeof c.sig !== 'string' || !B64.test(c.sig)) return 'its sig is not base64';
@@ -158,30 +198,6 @@ function verifySig(key: KeyObject, c: Checkpoint): boolean {
     return verify(null, Buffer.from(signedText(c), 'utf8'), key, Buffer.from(c.sig, 'base64'));
   } catch {
     return false;
-  }
-}
-
-/** The last line of the file (read from its tail), or null if there is none. */
-async function lastLine(file: string): Promise<{ text: string; complete: boolean } | null> {
-  let fh;
-  try {
-    fh = await open(file, 'r');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  try {
-    const { size } = await fh.stat();
-    if (size === 0) return null;
-    const len = Math.min(size, 64 * 1024);
-    const buf = Buffer.alloc(len);
-    await fh.read(buf, 0, len, size - len);
-    const text = buf.toString('utf8');
-    const complete = text.endsWith('\n');
-    const lines = text.split('\n').filter((l) => l.trim() !== '');
-    return lines.length ? { text: lines.at(-1)!, complete } : null;
-  } finally {
-    await fh.close();
   }
 }
 
@@ -214,35 +230,88 @@ async function withLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
 }
 
 
-/** The database's chain hash at each of `seqs` (rows that do not exist are absent). */
+/** The database's legacy-chain hash at each of `seqs` (rows that do not exist are absent). */
 async function hashesAt(db: Db, seqs: number[]): Promise<Map<number, string>> {
   const out = new Map<number, string>();
   for (let i = 0; i < seqs.length; i += 500) {
-    const rows = (await db('audit_events').whereIn('seq', seqs.slice(i, i + 500)).select('seq', 'hash')) as Array<{ seq: unknown; hash: string }>;
+    const rows = (await db('audit_events').whereIn('seq', seqs.slice(i, i + 500)).whereNull('chain_seq').select('seq', 'hash')) as Array<{ seq: unknown; hash: string }>;
     for (const r of rows) out.set(Number(r.seq), r.hash);
   }
   return out;
 }
 
+const at = (chain: string, chainSeq: number) => `${chain}\n${chainSeq}`;
+
+/** The row at each (chain, chain_seq) position, keyed by at(): its hash and global seq. */
+async function rowsAt(db: Db, positions: Array<[string, number]>): Promise<Map<string, { hash: string; seq: number }>> {
+  const out = new Map<string, { hash: string; seq: number }>();
+  const unique = [...new Map(positions.map((p) => [at(...p), p])).values()];
+  for (let i = 0; i < unique.length; i += 400) {
+    const byChain = new Map<string, number[]>();
+    for (const [chain, cs] of unique.slice(i, i + 400)) byChain.set(chain, [...(byChain.get(chain) ?? []), cs]);
+    const rows = (await db('audit_events')
+      .where((w) => {
+        for (const [chain, seqs] of byChain) w.orWhere((b) => (chain === '' ? b.whereNull('workspace_id') : b.where('workspace_id', chain)).whereIn('chain_seq', seqs));
+      })
+      .select('workspace_id', 'chain_seq', 'seq', 'hash')) as Array<{ workspace_id: string | null; chain_seq: unknown; seq: unknown; hash: string }>;
+    for (const r of rows) out.set(at(r.workspace_id ?? '', Number(r.chain_seq)), { hash: r.hash, seq: Number(r.seq) });
+  }
+  return out;
+}
+
+/** The heads of every chain, the legacy head and the highest seq, from one snapshot. */
+interface HeadsSnapshot {
+  seq: number;
+  legacy: { seq: number; hash: string };
+  chains: Map<string, SignedHead>;
+}
+
+async function readHeads(db: Db): Promise<HeadsSnapshot> {
+  const read = async (trx: Db): Promise<HeadsSnapshot> => {
+    const legacy = (await trx('audit_head').where({ id: 1 }).first('seq', 'hash')) as { seq: unknown; hash: string } | undefined;
+    const rows = (await trx('audit_heads').where('seq', '>', 0).orderBy('chain').select('chain', 'seq', 'hash')) as Array<{ chain: string; seq: unknown; hash: string }>;
+    const max = (await trx('audit_events').max({ m: 'seq' }).first()) as { m: unknown } | undefined;
+    return {
+      seq: Number(max?.m ?? 0),
+      legacy: { seq: Number(legacy?.seq ?? 0), hash: legacy?.hash ?? '' },
+      chains: new Map(rows.map((r) => [r.chain, [Number(r.seq), r.hash] as SignedHead])),
+    };
+  };
+  // Repeatable read: every head of the line from the same moment, whatever commits meanwhile.
+  return isPostgresClient(db) ? db.transaction((trx) => read(trx as unknown as Db), { isolationLevel: 'repeatable read' }) : db.transaction((trx) => read(trx as unknown as Db));
+}
+
+/** What a checkpoint file has signed so far: the newest position of each chain, with its line. */
+interface Signed {
+  legacy: { seq: number; hash: string; line: number } | null;
+  chains: Map<string, { chainSeq: number; hash: string; line: number }>;
+}
+
+function fold(state: Signed, c: Checkpoint, line: number): void {
+  if ('head' in c) state.legacy = { seq: c.seq, hash: c.head, line };
+  else {
+    if (c.legacy) state.legacy = { seq: c.legacy[0], hash: c.legacy[1], line };
+    for (const [chain, [chainSeq, hash]] of Object.entries(c.heads)) state.chains.set(chain, { chainSeq, hash, line });
+  }
+}
+
 /**
- * Append a checkpoint of the current head, if it moved since the last one. Refuses (throws
- * CheckpointError) when the log no longer agrees with the last checkpoint, when the last line is
- * unreadable or not signed by our key, or when audit.pub beside the file is another key: signing
- * on top of evidence of tampering would bury it.
+ * Append a checkpoint of every chain head that moved since the last one, if any did. Refuses
+ * (throws CheckpointError) when the log no longer agrees with what the file has signed (a chain
+ * rewritten, cut back or gone), when a head does not match its row, when a line is unreadable or
+ * the last one is not signed by our key, or when audit.pub beside the file is another key:
+ * signing on top of evidence of tampering would bury it.
  */
 export async function writeCheckpoint(db: Db, config: Paths, clock: Clock): Promise<WriteResult> {
   const file = checkpointFile(config);
-  const readHead = async () => (await db('audit_head').where({ id: 1 }).first('seq', 'hash')) as { seq: unknown; hash: string } | undefined;
-  if (Number((await readHead())?.seq ?? 0) === 0) return { written: false, reason: 'empty', seq: 0, file }; // no lock, no files
+  const empty = (h: HeadsSnapshot) => h.chains.size === 0 && h.legacy.seq === 0;
+  if (empty(await readHeads(db))) return { written: false, reason: 'empty', seq: 0, file }; // no lock, no files
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   return withLock(file, async () => {
-    // The head is read under the lock: a writer that got the lock later sees a head at least as
-    // new as the one the writer before it signed (heads only move forward).
-    const head = await readHead();
-    const seq = Number(head?.seq ?? 0);
-    if (!head || seq === 0) return { written: false, reason: 'empty', seq: 0, file };
-    const row = (await db('audit_events').where({ seq }).first('hash')) as { hash: string } | undefined;
-    if (row?.hash !== head.hash) throw new CheckpointError(`the audit head (seq ${seq}) does not match row ${seq} of the log; run \`atrium audit:verify\``);
+    // The heads are read under the lock: a writer that got the lock later sees heads at least as
+    // new as the ones the writer before it signed (heads only move forward).
+    const heads = await readHeads(db);
+    if (empty(heads)) return { written: false, reason: 'empty', seq: 0, file };
     const key = loadSigningKey(config);
     const pub = publicKeyPem(key);
     const pubFile = publicKeyFileFor(file);
@@ -250,24 +319,61 @@ export async function writeCheckpoint(db: Db, config: Paths, clock: Clock): Prom
     if (existingPub !== null && existingPub.trim() !== pub.trim()) {
       throw new CheckpointError(`${pubFile} is not the public key of ${auditKeyFile(config)}: if the signing key was replaced on purpose, move ${file} and ${pubFile} aside (keep them) to start a new checkpoint file`);
     }
-    const last = await lastLine(file);
+    // What the file has signed: each chain's newest signed position (a chain quiet for months was
+    // signed in an old line), so every line is read; only the last one's signature is checked
+    // here, `atrium audit:verify` checks them all.
+    const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? null : Promise.reject(e)));
+    const signed: Signed = { legacy: null, chains: new Map() };
     let prev: Checkpoint | null = null;
-    if (last) {
-      const parsed = last.complete ? parseLine(last.text) : 'it is incomplete (no newline: a partial write)';
-      if (typeof parsed === 'string') throw new CheckpointError(`the last line of ${file} is unreadable: ${parsed}`);
-      if (!verifySig(createPublicKey(key), parsed)) throw new CheckpointError(`the last line of ${file} (seq ${parsed.seq}) is not signed by ${auditKeyFile(config)}`);
-      prev = parsed;
-      if (prev.seq === seq && prev.head === head.hash) return { written: false, reason: 'unchanged', seq, file };
-      const at = prev.seq <= seq ? (await hashesAt(db, [prev.seq])).get(prev.seq) : undefined;
-      if (at !== prev.head) {
-        throw new CheckpointError(
-          `the audit log no longer matches its last checkpoint (seq ${prev.seq}, ${new Date(prev.time).toISOString()}): ` +
-            (prev.seq > seq ? `the log now ends at seq ${seq}` : `the hash at seq ${prev.seq} differs`) +
-            `; run \`atrium audit:verify\`. If a backup was restored on purpose, move ${file} aside (keep it) to start a new checkpoint file`,
-        );
+    if (text !== null && text.trim() !== '') {
+      const lines = text.split('\n');
+      const complete = lines.at(-1) === '';
+      if (complete) lines.pop();
+      for (let i = 0; i < lines.length; i++) {
+        if (lines[i]!.trim() === '') continue;
+        const last = i === lines.length - 1;
+        const parsed = last && !complete ? 'it is incomplete (no newline: a partial write)' : parseLine(lines[i]!);
+        if (typeof parsed === 'string') throw new CheckpointError(`${last ? 'the last line' : `line ${i + 1}`} of ${file} is unreadable: ${parsed}`);
+        if (last && !verifySig(createPublicKey(key), parsed)) throw new CheckpointError(`the last line of ${file} (seq ${parsed.seq}) is not signed by ${auditKeyFile(config)}`);
+        fold(signed, parsed, i + 1);
+        prev = parsed;
       }
     }
-    const checkpoint = signCheckpoint(key, { seq, head: head.hash, time: clock.now(), prev_sig: prev?.sig ?? null });
+    const existed = text !== null;
+    // Everything signed must still be in the log, and every head must name its own last row.
+    const moved: Array<[string, SignedHead]> = [...heads.chains].filter(([chain, [cs, hash]]) => {
+      const s = signed.chains.get(chain);
+      return !s || s.chainSeq !== cs || s.hash !== hash;
+    });
+    const found = await rowsAt(db, [...[...signed.chains].map(([chain, s]): [string, number] => [chain, s.chainSeq]), ...moved.map(([chain, [cs]]): [string, number] => [chain, cs])]);
+    const restored = `; run \`atrium audit:verify\`. If a backup was restored on purpose, move ${file} aside (keep it) to start a new checkpoint file`;
+    const signedAt = (line: number) => `checkpoint line ${line}`;
+    if (signed.legacy) {
+      const l = signed.legacy;
+      const hash = l.seq <= heads.legacy.seq ? (await hashesAt(db, [l.seq])).get(l.seq) : undefined;
+      if (hash !== l.hash) throw new CheckpointError(`the audit log no longer matches ${signedAt(l.line)} (legacy chain, seq ${l.seq}): ` + (l.seq > heads.legacy.seq ? `the legacy chain now ends at seq ${heads.legacy.seq}` : `the hash at seq ${l.seq} differs`) + restored);
+    }
+    for (const [chain, s] of signed.chains) {
+      const head = heads.chains.get(chain);
+      const who = whose(chain);
+      if (!head || head[0] < s.chainSeq) throw new CheckpointError(`the audit log no longer matches ${signedAt(s.line)}: ${chainName(chain)} ${head ? `now ends at its row ${head[0]}` : 'is gone'}, but its row ${s.chainSeq} was signed` + restored);
+      if (found.get(at(chain, s.chainSeq))?.hash !== s.hash) throw new CheckpointError(`the audit log no longer matches ${signedAt(s.line)}: ${who} row ${s.chainSeq} differs from the signed hash` + restored);
+    }
+    for (const [chain, [cs, hash]] of moved) {
+      if (found.get(at(chain, cs))?.hash !== hash) throw new CheckpointError(`${whose(chain)} audit head (its row ${cs}) does not match row ${cs} of its chain in the log; run \`atrium audit:verify\``);
+    }
+    let legacy: SignedHead | undefined;
+    if (heads.legacy.seq > 0 && (!signed.legacy || signed.legacy.seq !== heads.legacy.seq)) {
+      if ((await hashesAt(db, [heads.legacy.seq])).get(heads.legacy.seq) !== heads.legacy.hash) {
+        throw new CheckpointError(`the legacy audit head (seq ${heads.legacy.seq}) does not match row ${heads.legacy.seq} of the log; run \`atrium audit:verify\``);
+      }
+      legacy = [heads.legacy.seq, heads.legacy.hash];
+    }
+    if (!moved.length && !legacy) return { written: false, reason: 'unchanged', seq: heads.seq, file };
+    const p = prev as Checkpoint | null;
+    // seq is the highest seq in the snapshot; it never goes back (a row of another chain that
+    // drew a lower seq may commit after a line was written, so it may stay the same).
+    const checkpoint = signCheckpoint(key, { seq: Math.max(heads.seq, p?.seq ?? 0), heads: Object.fromEntries(moved), ...(legacy ? { legacy } : {}), time: clock.now(), prev_sig: p?.sig ?? null });
     if (existingPub === null) {
       const fh = await open(pubFile, 'w', 0o644);
       try {
@@ -277,7 +383,6 @@ export async function writeCheckpoint(db: Db, config: Paths, clock: Clock): Prom
         await fh.close();
       }
     }
-    const created = last === null && !(await stat(file).catch(() => null));
     const fh = await open(file, 'a', 0o644);
     try {
       await fh.write(`${JSON.stringify(checkpoint)}\n`);
@@ -285,15 +390,24 @@ export async function writeCheckpoint(db: Db, config: Paths, clock: Clock): Prom
     } finally {
       await fh.close();
     }
-    if (created || existingPub === null) await fsyncPath(dirname(file));
+    if (!existed || existingPub === null) await fsyncPath(dirname(file));
     return { written: true, checkpoint, file, publicKeyFile: pubFile };
   });
 }
 
+/** The highest chain_seq (and its seq) a chain has in the log, for a failure's message. */
+async function chainEnd(db: Db, chain: string): Promise<number> {
+  const q = db('audit_events').whereNotNull('chain_seq');
+  const r = (await (chain === '' ? q.whereNull('workspace_id') : q.where('workspace_id', chain)).max({ m: 'chain_seq' }).first()) as { m: unknown } | undefined;
+  return Number(r?.m ?? 0);
+}
+
 /**
  * Check every checkpoint in `file` against `publicKey` and the database: each line's signature,
- * that it names the line before it (prev_sig; the first names none), that seq increases, and that
- * the database's hash at its seq is its head. Reports the first failure (lowest seq).
+ * that it names the line before it (prev_sig; the first names none), that seq never goes back
+ * (old-shape lines: increases) and each chain's signed position moves forward, and that the
+ * database's hash at each signed position is the signed one. Reports the first failure (lowest
+ * line).
  */
 export async function verifyCheckpoints(db: Db, file: string, publicKey: KeyObject): Promise<CheckpointResult> {
   const text = await readFile(file, 'utf8');
@@ -302,6 +416,7 @@ export async function verifyCheckpoints(db: Db, file: string, publicKey: KeyObje
   const good: Array<{ c: Checkpoint; line: number }> = [];
   let fileFailure: Extract<CheckpointResult, { ok: false }> | null = null;
   let prev: Checkpoint | null = null;
+  const signed: Signed = { legacy: null, chains: new Map() };
   for (let i = 0; i < lines.length; i++) {
     const n = i + 1;
     const parsed = parseLine(lines[i]!);
@@ -320,38 +435,82 @@ export async function verifyCheckpoints(db: Db, file: string, publicKey: KeyObje
       fileFailure = { ok: false, seq: parsed.seq, line: n, reason, count: 0 };
       break;
     }
-    if (prev && parsed.seq <= prev.seq) {
-      fileFailure = { ok: false, seq: parsed.seq, line: n, reason: `checkpoint line ${n} (seq ${parsed.seq}) does not move past line ${n - 1} (seq ${prev.seq}): the log was cut back and re-signed`, count: 0 };
+    const cutBack = (what: string) => ({ ok: false as const, seq: parsed.seq, line: n, reason: `checkpoint line ${n} (seq ${parsed.seq}) ${what}: the log was cut back and re-signed`, count: 0 });
+    if (prev && ('head' in parsed ? parsed.seq <= prev.seq : parsed.seq < prev.seq)) {
+      fileFailure = cutBack(`does not move past line ${n - 1} (seq ${prev.seq})`);
       break;
     }
+    if ('heads' in parsed) {
+      const back = Object.entries(parsed.heads).find(([chain, [cs]]) => (signed.chains.get(chain)?.chainSeq ?? 0) >= cs);
+      if (back) {
+        const before = signed.chains.get(back[0])!;
+        fileFailure = cutBack(`signs ${whose(back[0])} row ${back[1][0]}, not past its row ${before.chainSeq} signed by line ${before.line}`);
+        break;
+      }
+      if (parsed.legacy && signed.legacy && parsed.legacy[0] < signed.legacy.seq) {
+        fileFailure = cutBack(`signs the legacy chain at seq ${parsed.legacy[0]}, before seq ${signed.legacy.seq} signed by line ${signed.legacy.line}`);
+        break;
+      }
+    }
+    fold(signed, parsed, n);
     good.push({ c: parsed, line: n });
     prev = parsed;
   }
 
-  const hashes = await hashesAt(db, good.map((g) => g.c.seq));
-  let lastOk: Checkpoint | null = null;
+  // Two batched lookups: the legacy chain by seq, every signed chain position by (chain, chain_seq).
+  const legacySeqs: number[] = [];
+  const positions: Array<[string, number]> = [];
+  for (const { c } of good) {
+    if ('head' in c) legacySeqs.push(c.seq);
+    else {
+      if (c.legacy) legacySeqs.push(c.legacy[0]);
+      for (const [chain, [cs]] of Object.entries(c.heads)) positions.push([chain, cs]);
+    }
+  }
+  const hashes = await hashesAt(db, [...new Set(legacySeqs)]);
+  const rows = await rowsAt(db, positions);
+  let lastLegacyOk = 0;
+  const lastOk = new Map<string, number>(); // chain -> its newest chain_seq that matched
   for (const [k, { c, line }] of good.entries()) {
-    const h = hashes.get(c.seq);
-    if (h === c.head) {
-      lastOk = c;
-      continue;
-    }
     const when = new Date(c.time).toISOString();
-    if (h === undefined) {
-      const max = Number(((await db('audit_events').max({ m: 'seq' }).first()) as { m: unknown } | undefined)?.m ?? 0);
-      if (max < c.seq) {
-        return { ok: false, seq: max + 1, line, reason: `the log ends at seq ${max} but checkpoint line ${line} signed seq ${c.seq} at ${when}: rows ${max + 1}-${c.seq} were removed (or an older backup was restored)`, count: k };
+    const legacy: SignedHead | undefined = 'head' in c ? [c.seq, c.head] : c.legacy;
+    if (legacy) {
+      const [seq, head] = legacy;
+      const h = hashes.get(seq);
+      if (h === undefined) {
+        const max = Number(((await db('audit_events').whereNull('chain_seq').max({ m: 'seq' }).first()) as { m: unknown } | undefined)?.m ?? 0);
+        if (max < seq) {
+          return { ok: false, seq: max + 1, line, reason: `the log ends at seq ${max} but checkpoint line ${line} signed seq ${seq} at ${when}: rows ${max + 1}-${seq} were removed (or an older backup was restored)`, count: k };
+        }
+        return { ok: false, seq, line, reason: `row ${seq}, signed by checkpoint line ${line} at ${when}, is missing: it was deleted or renumbered`, count: k };
       }
-      return { ok: false, seq: c.seq, line, reason: `row ${c.seq}, signed by checkpoint line ${line} at ${when}, is missing: it was deleted or renumbered`, count: k };
+      if (h !== head) {
+        return { ok: false, seq, line, reason: `the chain hash at seq ${seq} differs from checkpoint line ${line} signed at ${when}: rows ${lastLegacyOk + 1}-${seq} were rewritten (hashes recomputed) after they were checkpointed`, count: k };
+      }
+      lastLegacyOk = seq;
     }
-    const from = lastOk ? lastOk.seq + 1 : 1;
-    return {
-      ok: false,
-      seq: c.seq,
-      line,
-      reason: `the chain hash at seq ${c.seq} differs from checkpoint line ${line} signed at ${when}: rows ${from}-${c.seq} were rewritten (hashes recomputed) after they were checkpointed`,
-      count: k,
-    };
+    if ('head' in c) continue;
+    for (const [chain, [cs, hash]] of Object.entries(c.heads)) {
+      const row = rows.get(at(chain, cs));
+      const who = whose(chain);
+      if (row?.hash === hash) {
+        lastOk.set(chain, cs);
+        continue;
+      }
+      if (!row) {
+        const end = await chainEnd(db, chain);
+        if (end === 0) return { ok: false, seq: c.seq, line, reason: `${chainName(chain)} has no rows, but checkpoint line ${line} signed its row ${cs} at ${when}: the whole chain was deleted (or an older backup was restored)`, count: k };
+        if (end < cs) return { ok: false, seq: c.seq, line, reason: `${chainName(chain)} ends at its row ${end}, but checkpoint line ${line} signed its row ${cs} at ${when}: rows ${end + 1}-${cs} were removed (or an older backup was restored)`, count: k };
+        return { ok: false, seq: c.seq, line, reason: `${who} row ${cs}, signed by checkpoint line ${line} at ${when}, is missing: it was deleted or renumbered`, count: k };
+      }
+      return {
+        ok: false,
+        seq: row.seq,
+        line,
+        reason: `${who} hash at its row ${cs} (seq ${row.seq}) differs from checkpoint line ${line} signed at ${when}: its rows ${(lastOk.get(chain) ?? 0) + 1}-${cs} were rewritten (hashes recomputed) after they were checkpointed`,
+        count: k,
+      };
+    }
   }
   if (fileFailure) return { ...fileFailure, count: good.length };
   return { ok: true, count: good.length, last: prev ? { seq: prev.seq, time: prev.time } : null };

@@ -19,13 +19,14 @@ test.after(async () => {
   await app.close();
 });
 
-test('audit rows chain by hash with a gap-free seq, and verify() finds an edited row', async () => {
+test('audit rows chain by hash with a gap-free chain_seq in their chain, and verify() finds an edited row', async () => {
   const { audit, db } = app.kernel;
   for (let i = 0; i < 5; i++) {
     await transaction(db, (trx) => audit.record(trx, { action: 'core.test.write', subjectType: 'Test', subjectId: String(i), detail: { i } }));
   }
   const rows = await db('audit_events').orderBy('seq');
   assert.equal(rows.map((r: { seq: number }) => Number(r.seq)), [1, 2, 3, 4, 5]);
+  assert.equal(rows.map((r: { chain_seq: number }) => Number(r.chain_seq)), [1, 2, 3, 4, 5], 'the firm chain, from 1');
   for (let i = 1; i < rows.length; i++) assert.is(rows[i].prev_hash, rows[i - 1].hash);
   assert.equal(await audit.verify(db), { ok: true, count: 5 });
   // An attacker with owner rights drops the append-only triggers first (see the next test).
@@ -61,9 +62,9 @@ test('the database refuses UPDATE and DELETE of audit rows (append-only), and re
     assert.equal(where.rows.map((r: { here: boolean }) => r.here), [true]);
   }
   assert.equal(await db('audit_events').orderBy('seq'), before, 'nothing changed');
-  // Appending goes on (the head row is still updated), and the chain verifies.
+  // Appending goes on (the chain's head row is still updated), and the chain verifies.
   await transaction(db, (trx) => audit.record(trx, { action: 'core.test.write', detail: { after: 'guard' } }));
-  const head = await db('audit_head').where({ id: 1 }).first('seq');
+  const head = await db('audit_heads').where({ chain: '' }).first('seq');
   assert.is(Number(head.seq), before.length + 1);
   assert.equal(await audit.verify(db), { ok: true, count: before.length + 1 });
 });

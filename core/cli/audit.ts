@@ -20,9 +20,13 @@ async function withAuditDb<T>(fn: (s: Services, config: ReturnType<typeof loadCo
   const logger = createLogger({ ...config, log: { level: 'warn' } }, pino.destination(2));
   const s = createServices(config, logger, systemClock);
   try {
-    // Only the two audit tables are needed: a backup taken before a later migration still verifies.
+    // Only the three audit tables are needed: a backup taken before a later migration still verifies.
     if (!(await s.db.schema.hasTable('audit_events')) || !(await s.db.schema.hasTable('audit_head'))) {
       throw new AtriumError('ATR_NOT_MIGRATED', 'the audit tables do not exist yet; run `atrium migrate`');
+    }
+    if (!(await s.db.schema.hasTable('audit_heads'))) {
+      // Migrating adds the per-workspace chains' table and column and rewrites no audit row.
+      throw new AtriumError('ATR_NOT_MIGRATED', 'this database predates per-workspace audit chains; run `atrium migrate` (on a copy, for a backup)');
     }
     return await fn(s, config);
   } finally {
@@ -33,10 +37,12 @@ async function withAuditDb<T>(fn: (s: Services, config: ReturnType<typeof loadCo
 export const auditCommands: Command[] = [
   {
     name: 'audit:verify',
-    summary: 'Check the audit log’s hash chain and its signed checkpoints; name the first bad seq',
+    summary: 'Check the audit log’s hash chains and its signed checkpoints; name the first bad seq',
     details:
-      'Exit 0 and "N events, chain intact" when every row links to the one before it, the head names the last row\n' +
-      'and every signed checkpoint matches the log. Exit 1 naming the first bad seq otherwise.\n' +
+      'Exit 0 and "N events, chain intact" when, in every chain (one per workspace, one for firm-wide events, and\n' +
+      'the legacy single chain of rows written before per-workspace chains), every row links to the one before it and\n' +
+      'the chain\'s head names its last row, and every signed checkpoint matches the log. Exit 1 naming the first bad\n' +
+      'seq (and the workspace whose chain it is) otherwise.\n' +
       'The checkpoints (written hourly by the server, or by `atrium audit:checkpoint`) catch what the chain alone\n' +
       'cannot: a log rewritten with every hash recomputed, or cut short. By default they are read from\n' +
       '<dataDir>/audit-checkpoints.jsonl (ATRIUM_AUDIT_CHECKPOINTS) and checked with audit.pub beside it; point\n' +
@@ -55,7 +61,7 @@ export const auditCommands: Command[] = [
       return withAuditDb(async (s, config) => {
         const started = performance.now();
         const result = await s.audit.verify(s.db);
-        // The checkpoints: one lookup each, after the walk.
+        // The checkpoints: batched lookups of the signed positions, after the walk.
         const file = explicit ?? checkpointFile(config);
         let cp: CheckpointResult | { ok: true; count: 0; last: null; missing: true };
         if (!existsSync(file)) cp = { ok: true, count: 0, last: null, missing: true };
@@ -100,20 +106,23 @@ export const auditCommands: Command[] = [
   },
   {
     name: 'audit:checkpoint',
-    summary: 'Sign the audit log’s current head now and append it to the checkpoint file',
+    summary: 'Sign the audit log’s current chain heads now and append them to the checkpoint file',
     details:
-      'Appends {seq, head, time, prev_sig} signed with Ed25519 to <dataDir>/audit-checkpoints.jsonl\n' +
-      '(ATRIUM_AUDIT_CHECKPOINTS), with the public key audit.pub beside it; the signing key is <dataDir>/audit.key (0600),\n' +
-      'generated on first use. Nothing is written when the head has not moved since the last checkpoint.\n' +
+      'Appends {seq, heads: {<workspace id, or "" for the firm chain>: [chain_seq, hash]}, time, prev_sig} signed with\n' +
+      'Ed25519 to <dataDir>/audit-checkpoints.jsonl (ATRIUM_AUDIT_CHECKPOINTS): every chain whose head moved since the last\n' +
+      'line (all of them in the first). The public key audit.pub is written beside it; the signing key is <dataDir>/audit.key\n' +
+      '(0600), generated on first use. Nothing is written when no head has moved since the last checkpoint.\n' +
       'A running server does this hourly. Copy the checkpoint file and audit.pub to another host, and verify with\n' +
       '`atrium audit:verify --checkpoints <copy> --public-key <copy of audit.pub>`.\n' +
-      'Exit 1 without writing if the log no longer matches the last checkpoint (run `atrium audit:verify`).',
+      'Exit 1 without writing if the log no longer matches what the file has signed (run `atrium audit:verify`).',
     async run() {
       return withAuditDb(async (s, config) => {
         try {
           const r = await writeCheckpoint(s.db, config, systemClock);
           if (r.written) {
-            console.log(`Checkpoint written: seq ${r.checkpoint.seq}, head ${r.checkpoint.head}, to ${r.file}.`);
+            const c = r.checkpoint;
+            const what = 'heads' in c ? `${Object.keys(c.heads).length} chain head(s)${c.legacy ? ' and the legacy chain' : ''}` : `head ${c.head}`;
+            console.log(`Checkpoint written: seq ${c.seq}, ${what}, to ${r.file}.`);
             console.log(`Copy it and ${r.publicKeyFile} off this machine.`);
           } else if (r.reason === 'empty') console.log('The audit log is empty; no checkpoint written.');
           else console.log(`The audit head has not moved since the last checkpoint (seq ${r.seq}); nothing written.`);

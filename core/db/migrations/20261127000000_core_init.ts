@@ -57,7 +57,7 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   await knex.schema.createTable('audit_events', (t) => {
-    t.bigInteger('seq').primary(); // gap-free, assigned from audit_head under its row lock
+    t.bigInteger('seq').primary(); // gap-free here; per-workspace chains (20261206100000) allow gaps
     t.string('id', 36).notNullable().unique();
     t.bigInteger('created_at').notNullable();
     t.string('actor_id', 36).nullable();
@@ -76,6 +76,7 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   // One row holding the chain head; updating it in the same transaction serialises writers.
+  // Frozen since 20261206100000_audit_chains: the head of the legacy chain, heads now in audit_heads.
   await knex.schema.createTable('audit_head', (t) => {
     t.integer('id').primary();
     t.bigInteger('seq').notNullable();

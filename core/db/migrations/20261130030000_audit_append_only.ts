@@ -1,8 +1,9 @@
 // The audit log is append-only in the database itself (SECURITY.md control 43: "UPDATE ->
 // denied"): triggers refuse every UPDATE and DELETE of an audit_events row (and TRUNCATE on
 // PostgreSQL), whoever issues them, so a bug or an injected statement in the application cannot
-// rewrite history. The head row (audit_head) is updated on every append and is not guarded; the
-// chain walk and the signed checkpoints (core/audit-checkpoints.ts) catch a forged head.
+// rewrite history. The chain heads (audit_head; audit_heads since 20261206100000) are updated on
+// every append and are not guarded; the chain walk and the signed checkpoints
+// (core/audit-checkpoints.ts) catch a forged head.
 //
 // Someone with owner rights can still drop the triggers: that is what the hash chain and the
 // checkpoints kept off the database are for. The tests that tamper on purpose do exactly that
