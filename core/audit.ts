@@ -342,14 +342,11 @@ type PgConnection = { query(text: string, values?: unknown[]): Promise<{ rows: A
 
 const LEGACY_HEAD_SQL = 'select seq, hash from audit_head where id = 1';
 const HEADS_SQL = 'select chain, seq, hash from audit_heads order by chain';
-const ROW_COLUMNS = ['seq', 'chain_seq', 'id', 'created_at', 'actor_id', 'workspace_id', 'action', 'subject_type', 'subject_id', 'ip', 'user_agent', 'detail', 'prev_hash', 'hash'] as const;
 // PostgreSQL: lock the chain's head, then draw the row's seq. nextval sits outside the locking
 // subquery so it runs once the lock is held: two writers of one chain then draw their seqs in
 // the order they append, which keeps seq order equal to chain_seq order within a chain.
 const PG_LOCK_HEAD = `select h.seq, h.hash, nextval('audit_events_seq') as next from (select seq, hash from audit_heads where chain = ? for update) h`;
 const PG_NEW_HEAD = `insert into audit_heads (chain, seq, hash) values (?, 0, '${GENESIS_HASH}') on conflict (chain) do nothing`;
-// The row and the head's move in one statement (one round trip).
-const PG_APPEND = `with e as (insert into audit_events (${ROW_COLUMNS.join(', ')}) values (${ROW_COLUMNS.map(() => '?').join(', ')})) update audit_heads set seq = ?, hash = ? where chain = ?`;
 // SQLite has one writer connection, so nothing else appends between this read and the write:
 // the head and the next seq in one statement, no lock.
 const SQLITE_READ_HEAD = `select (select coalesce(max(seq), 0) from audit_events) as top, h.seq, h.hash from (select 1) left join audit_heads h on h.chain = ?`;
@@ -402,7 +399,10 @@ export class AuditService {
       detail,
     };
     const row: AuditRow = { ...base, prev_hash: head.hash, hash: chainHash(base, head.hash) };
-    if (pg) await trx.raw(PG_APPEND, [...ROW_COLUMNS.map((c) => row[c]), row.chain_seq, row.hash, chain]);
+    // PostgreSQL: the row and the head's move in one statement (one round trip), built with knex
+    // rather than raw SQL so the kernel's cache reads the insert's workspace from it (a raw
+    // statement it cannot read would empty the whole cache on every audited write).
+    if (pg) await trx.with('e', trx('audit_events').insert(row)).table('audit_heads').where({ chain }).update({ seq: row.chain_seq, hash: row.hash });
     else {
       await trx('audit_events').insert(row);
       await trx.raw(SQLITE_MOVE_HEAD, [chain, row.chain_seq, row.hash]);

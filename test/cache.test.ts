@@ -13,6 +13,8 @@ import { createDb, transaction, type Db } from '../core/db/index.ts';
 import { freshDatabase, ON_PG, testConfig, type TestDb } from './helpers/app.ts';
 import { CORE_MIGRATIONS, migrateAll } from '../core/db/migrations.ts';
 import { LiveService } from '../core/live.ts';
+import { AuditService } from '../core/audit.ts';
+import { ManualClock } from '../core/clock.ts';
 
 const tags = suite('cache: the tags of a write');
 const plain = new DbCache(false);
@@ -150,6 +152,24 @@ live('a statement whose WITH wrote rows drops their tags even when the outer sta
   assert.is(await read(), 2, 'dropped: the insert in the WITH changed the workspace');
   db.client.emit('query-response', { rowCount: 0 }, {}, db('cte_rows').where({ workspace_id: 'w1', id: 'none' }).update({ id: 'x' }));
   assert.is(await read(), 2, 'kept: a plain update that changed nothing');
+});
+
+live('an audited write drops its own workspace only (the append is tagged, not a flush)', async () => {
+  cache.watch({ table: 'audit_events', keys: [{ column: 'workspace_id', prefix: 'ws' }] });
+  const audit = new AuditService(new ManualClock(1_000));
+  let n = 0;
+  const read = (ws: string) => cache.read(`audit:${ws}`, [`ws:${ws}`], async () => ++n);
+  await read('wa');
+  await read('wb');
+  const flushes = cache.stats.flushes;
+  await transaction(db, (trx) => audit.record(trx, { action: 'core.test.touch', workspaceId: 'wa' }));
+  await cache.sync();
+  assert.is(cache.stats.flushes, flushes, 'no flush');
+  const before = n;
+  await read('wb');
+  assert.is(n, before, 'the other workspace is kept');
+  await read('wa');
+  assert.is(n, before + 1, 'the audited workspace is dropped');
 });
 
 live('a transaction holds its tags: nothing read meanwhile is kept, and the commit drops them again', async () => {
