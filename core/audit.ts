@@ -133,7 +133,7 @@ export function canonicalSql(db: Db | Trx): string {
   return isPostgresClient(db) ? CANON_PG : CANON_SQLITE;
 }
 const fastSql = (canon: string, p: (i: number) => string) => `select seq as s, ${canon} || prev_hash || hash as c from audit_events where seq > ${p(1)} order by seq limit ${p(2)}`;
-const exactSql = (p: (i: number) => string) => `select ${EXACT_COLUMNS} from audit_events where seq > ${p(1)} order by seq limit ${p(2)}`;
+const exactSql = (p: (i: number) => string, columns = EXACT_COLUMNS) => `select ${columns} from audit_events where seq > ${p(1)} order by seq limit ${p(2)}`;
 const BEFORE_ALL = Number.MIN_SAFE_INTEGER; // keyset start below any seq, so a forged seq <= 0 is seen too
 
 /** The heads verify checks the walk against: the frozen legacy head and every chain's head. */
@@ -342,6 +342,15 @@ type PgConnection = { query(text: string, values?: unknown[]): Promise<{ rows: A
 
 const LEGACY_HEAD_SQL = 'select seq, hash from audit_head where id = 1';
 const HEADS_SQL = 'select chain, seq, hash from audit_heads order by chain';
+/** What verify reads with: the log as it is, or as it was before per-workspace chains. */
+interface VerifySql { canonSqlite: string; canonPg: string; exactColumns: string; heads: string | null }
+const CHAINED_SQL: VerifySql = { canonSqlite: CANON_SQLITE, canonPg: CANON_PG, exactColumns: EXACT_COLUMNS, heads: HEADS_SQL };
+const PRE_CHAINS_SQL: VerifySql = {
+  canonSqlite: CANON_SQLITE.replaceAll('chain_seq', 'null'),
+  canonPg: CANON_PG.replaceAll('chain_seq', 'null'),
+  exactColumns: EXACT_COLUMNS.replace('chain_seq', 'null as chain_seq'),
+  heads: null,
+};
 // PostgreSQL: lock the chain's head, then draw the row's seq. nextval sits outside the locking
 // subquery so it runs once the lock is held: two writers of one chain then draw their seqs in
 // the order they append, which keeps seq order equal to chain_seq order within a chain.
@@ -421,11 +430,15 @@ export class AuditService {
    * never OFFSET. On SQLite the statements are prepared once on the raw driver connection.
    */
   async verify(db: Db, batch = 10_000): Promise<VerifyResult> {
-    return isPostgresClient(db) ? verifyPostgres(db, batch) : verifySqlite(db, batch);
+    // A database from before per-workspace chains (a backup restored by `atrium restore`, which
+    // checks the log before anything migrates it) has no chain_seq and no audit_heads: every row
+    // is then a legacy row, read with chain_seq as null.
+    const sql = (await db.schema.hasColumn('audit_events', 'chain_seq')) ? CHAINED_SQL : PRE_CHAINS_SQL;
+    return isPostgresClient(db) ? verifyPostgres(db, batch, sql) : verifySqlite(db, batch, sql);
   }
 }
 
-async function verifySqlite(db: Db, batch: number): Promise<VerifyResult> {
+async function verifySqlite(db: Db, batch: number, sql: VerifySql): Promise<VerifyResult> {
   const conn = (await db.client.acquireConnection()) as SqliteConnection;
   const exec = (sql: string) => new Promise<void>((res, rej) => conn.exec(sql, (e) => (e ? rej(e) : res())));
   const prepare = (sql: string) => new Promise<SqliteStatement>((res, rej) => {
@@ -438,17 +451,17 @@ async function verifySqlite(db: Db, batch: number): Promise<VerifyResult> {
   try {
     await exec('BEGIN'); // deferred: the first read fixes the snapshot (WAL)
     open = true;
-    const fast = await prepare(fastSql(CANON_SQLITE, () => '?'));
+    const fast = await prepare(fastSql(sql.canonSqlite, () => '?'));
     statements.push(fast);
     let exact: SqliteStatement | undefined;
     return await walkChain(
       {
         fast: (after, limit) => all(fast, [after, limit]) as Promise<Array<{ s: unknown; c: unknown }>>,
         exact: async (after, limit) => {
-          if (!exact) statements.push((exact = await prepare(exactSql(() => '?'))));
+          if (!exact) statements.push((exact = await prepare(exactSql(() => '?', sql.exactColumns))));
           return all(exact, [after, limit]);
         },
-        heads: async () => ({ legacy: (await query(LEGACY_HEAD_SQL))[0] as Heads['legacy'], chains: (await query(HEADS_SQL)) as Heads['chains'] }),
+        heads: async () => ({ legacy: (await query(LEGACY_HEAD_SQL))[0] as Heads['legacy'], chains: sql.heads ? ((await query(sql.heads)) as Heads['chains']) : [] }),
       },
       batch,
     );
@@ -459,10 +472,10 @@ async function verifySqlite(db: Db, batch: number): Promise<VerifyResult> {
   }
 }
 
-async function verifyPostgres(db: Db, batch: number): Promise<VerifyResult> {
+async function verifyPostgres(db: Db, batch: number, sql: VerifySql): Promise<VerifyResult> {
   const conn = (await db.client.acquireConnection()) as PgConnection;
-  const fast = fastSql(CANON_PG, (i) => `$${i}`);
-  const exact = exactSql((i) => `$${i}`);
+  const fast = fastSql(sql.canonPg, (i) => `$${i}`);
+  const exact = exactSql((i) => `$${i}`, sql.exactColumns);
   let open = false;
   try {
     await conn.query('begin isolation level repeatable read read only');
@@ -471,7 +484,7 @@ async function verifyPostgres(db: Db, batch: number): Promise<VerifyResult> {
       {
         fast: (after, limit) => conn.query(fast, [after, limit]).then((r) => r.rows as Array<{ s: unknown; c: unknown }>),
         exact: (after, limit) => conn.query(exact, [after, limit]).then((r) => r.rows),
-        heads: async () => ({ legacy: (await conn.query(LEGACY_HEAD_SQL)).rows[0] as Heads['legacy'], chains: (await conn.query(HEADS_SQL)).rows as Heads['chains'] }),
+        heads: async () => ({ legacy: (await conn.query(LEGACY_HEAD_SQL)).rows[0] as Heads['legacy'], chains: sql.heads ? ((await conn.query(sql.heads)).rows as Heads['chains']) : [] }),
       },
       batch,
     );

@@ -15,7 +15,7 @@ import { startApp, type TestApp } from './helpers/app.ts';
 import { createDb, isPostgresClient, transaction } from '../core/db/index.ts';
 import { CORE_MIGRATIONS, migratorConfig } from '../core/db/migrations.ts';
 import { canonical, canonicalSql, chainHash, walkChain, GENESIS_HASH, type AuditRow, type ChainReader, type VerifyResult } from '../core/audit.ts';
-import { dropAuditGuard } from './helpers/audit.ts';
+import { dropAuditGuard, withoutAuditGuard } from './helpers/audit.ts';
 
 const run = promisify(execFile);
 const test = suite('audit verify');
@@ -257,6 +257,11 @@ test('a database with a legacy single chain (written before the migration) verif
       await ldb('audit_head').where({ id: 1 }).update({ seq, hash });
       prev = hash;
     }
+    // As `atrium restore` finds a backup taken before the change: verified before it migrates.
+    assert.equal(await legacyApp.kernel.audit.verify(ldb), { ok: true, count: before + 5 }, 'a database without chain_seq verifies');
+    await ldb('audit_events').insert({ seq: before + 6, id: '0190f5c2-7a00-7000-8000-00000000a999', created_at: 1, actor_id: null, workspace_id: null, action: 'core.test.legacy', subject_type: null, subject_id: null, ip: null, user_agent: null, detail: '{}', prev_hash: prev, hash: 'f'.repeat(64) });
+    assert.match(((await legacyApp.kernel.audit.verify(ldb)) as { reason: string }).reason, /does not match its hash|beyond the recorded head|past the end of the legacy chain/, 'and its tampering still shows');
+    await withoutAuditGuard(ldb, () => ldb('audit_events').where({ seq: before + 6 }).delete());
     await ldb.migrate.latest(migratorConfig(CORE_MIGRATIONS));
     const legacyRows = before + 5;
     assert.equal(await legacyApp.kernel.audit.verify(ldb), { ok: true, count: legacyRows });
