@@ -24,7 +24,7 @@ declare module '../../core/events.ts' {
     'approvals.request.created': { workspaceId: string; requestId: string };
     'approvals.request.reopened': { workspaceId: string; requestId: string; round: number };
     'approvals.request.closed': { workspaceId: string; requestId: string; outcome: 'approved' | 'changes_requested' | 'cancelled'; turnaroundMs: number | null };
-    'approvals.decision.recorded': { workspaceId: string; requestId: string; userId: string; decision: 'approved' | 'changes_requested' };
+    'approvals.decision.recorded': { workspaceId: string; requestId: string; userId: string; decision: 'approved' | 'changes_requested'; sequence: 'parallel' | 'sequential' };
   }
 }
 

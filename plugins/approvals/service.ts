@@ -321,7 +321,7 @@ export async function decide(deps: ApprovalsDeps, trx: Trx, ws: Ws, requestId: s
     subjectId: r.id,
     detail: { round: r.round, versionId: r.version_id, versionNumber: r.version_number, sha256: r.sha256, via: input.via, ...(input.comment ? { comment: input.comment.slice(0, 2000) } : {}) },
   });
-  deps.events.publish(trx, 'approvals.decision.recorded', { workspaceId: ws.id, requestId: r.id, userId: me.userId, decision: input.decision });
+  deps.events.publish(trx, 'approvals.decision.recorded', { workspaceId: ws.id, requestId: r.id, userId: me.userId, decision: input.decision, sequence: r.sequence });
 
   if (input.decision === 'changes_requested') {
     await close(deps, trx, ws, r, 'changes_requested', now);

@@ -31,6 +31,9 @@ export const approvalsWaiting: WaitingProvider = {
     'approvals.request.created': approversOf,
     'approvals.request.reopened': approversOf,
     'approvals.request.closed': approversOf,
-    'approvals.decision.recorded': approversOf,
+    // In parallel, one approver's decision changes only their own items (the others are still
+    // asked; a decision that closes the round also sends 'closed', which recounts everyone). In
+    // sequence, it hands the request to the next approver: everyone asked.
+    'approvals.decision.recorded': (db, p: { workspaceId: string; requestId: string; userId: string; sequence?: string }) => (p.sequence === 'parallel' ? [p.userId] : approversOf(db, p)),
   },
 };

@@ -56,6 +56,33 @@ test('sequential: waits on the first approver only, then on the second, live; th
   assert.match(await inbox('admin'), 'Nothing is waiting on you');
 });
 
+test('parallel: a decision recounts the one who decided; the others, still asked, are not recounted until the round closes', async () => {
+  const { id } = await requestApproval(w, fileId, { title: 'Approve the price list', sequence: 'parallel', approvers: [w.users.member, w.users.admin] });
+  assert.is(count(await inbox('member')), 1);
+  assert.is(count(await inbox('admin')), 1);
+  // Who gets recounted: the statements on waiting_counts, by the person they name.
+  const recounted = new Set<string>();
+  const spy = (q: { sql: string; bindings?: unknown[] }) => {
+    if (/waiting_counts/.test(q.sql)) for (const b of q.bindings ?? []) if (b === w.users.admin || b === w.users.member) recounted.add(String(b));
+  };
+  const page = await w.as.member.get(`/w/acme/approvals/r/${id}`);
+  w.app.kernel.db.on('query', spy);
+  try {
+    assert.is((await w.as.member.postForm(`/w/acme/approvals/r/${id}/decide`, { decision: 'approve', version: hidden(page.text, 'version') })).status, 303);
+    for (let i = 0; i < 50 && !recounted.has(w.users.member); i++) await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 100)); // time for a recount of the other, if one were coming
+  } finally {
+    w.app.kernel.db.removeListener('query', spy);
+  }
+  assert.ok(recounted.has(w.users.member), 'the decider was recounted');
+  assert.not.ok(recounted.has(w.users.admin), 'the other approver was not: nothing of theirs changed');
+  assert.is(count(await inbox('member')), 0, 'the decider\'s item is gone');
+  assert.is(count(await inbox('admin')), 1, 'and their count is still right');
+  const admin = await w.as.admin.get(`/w/acme/approvals/r/${id}`);
+  assert.is((await w.as.admin.postForm(`/w/acme/approvals/r/${id}/decide`, { decision: 'approve', version: hidden(admin.text, 'version') })).status, 303);
+  assert.is(count(await inbox('admin')), 0, 'the closed request leaves the last one too');
+});
+
 test('a due date: an overdue request comes first and is marked; a withdrawn one leaves the inbox', async () => {
   const later = await requestApproval(w, fileId, { title: 'Later one', approvers: [w.users.member2], due: '2026-12-20' });
   const soon = await requestApproval(w, fileId, { title: 'Soon one', approvers: [w.users.member2], due: '2026-12-08' });
