@@ -42,7 +42,11 @@ export function summary(r: RequestRow, href: string, now: number) {
   };
 }
 
-/** The full request page: the subject, who is asked and where each stands, and every round's decisions. */
+/**
+ * The full request page: the subject, who is asked and where each stands, and every round's
+ * decisions (`view`); with the approvers and who decided this round, read once for the page (the
+ * route needs them too, to know whether this person may decide now).
+ */
 export async function detail(db: Db | Trx, r: RequestRow, opts: { staff: boolean; userId: string | null; label: string; subjectHref: string | null; now: number }) {
   const approvers = await approversOf(db, r.workspace_id, r.id);
   const all = await decisionsOf(db, r.workspace_id, r.id);
@@ -59,7 +63,7 @@ export async function detail(db: Db | Trx, r: RequestRow, opts: { staff: boolean
         ]),
       )
     : new Map<string, { ip: string; userAgent: string }>();
-  return {
+  const view = {
     request: {
       id: r.id,
       title: r.title,
@@ -112,4 +116,5 @@ export async function detail(db: Db | Trx, r: RequestRow, opts: { staff: boolean
       };
     }),
   };
+  return { view, approvers, decided: new Set(byApprover.keys()) };
 }

@@ -9,7 +9,7 @@ import { authorize, documentView, fieldErrors, formBody, notFound, pageImageName
 import { createForm, decideForm, newQuery, orderApprovers } from './forms.ts';
 import { detail, summary } from './models.ts';
 import { awaitingUser, findRequest, seesAll, visibleRequests } from './repo.ts';
-import { REQUEST_COLS, STATUSES, approversOf, awaiting, cancelRequest, createRequest, decide, decisionsOf, endOfDay, normRequest, type ApprovalsDeps, type DecideResult, type RequestRow } from './service.ts';
+import { REQUEST_COLS, STATUSES, approversOf, awaiting, cancelRequest, createRequest, decide, endOfDay, normRequest, type ApprovalsDeps, type DecideResult, type RequestRow } from './service.ts';
 
 const listQuery = z.object({
   status: z.enum(['all', ...STATUSES]).catch('all').default('all'),
@@ -134,9 +134,7 @@ export function workspaceRoutes(workspace: Router, deps: ApprovalsDeps): void {
   async function requestPage(req: Request, r: RequestRow, extra: Record<string, unknown> = {}, status = 200) {
     const staff = seesAll(req);
     const subject = await approvables.describe(req.ctx.scope!, r.subject_type, r.subject_id);
-    const model = await detail(db, r, { staff, userId: req.ctx.user!.id, label: approvables.label(r.subject_type), subjectHref: subject ? `/w/${req.ctx.workspace!.slug}${subject.path}` : null, now: deps.clock.now() });
-    const approvers = await approversOf(db, r.workspace_id, r.id);
-    const done = new Set((await decisionsOf(db, r.workspace_id, r.id, r.round)).map((d) => d.approverId));
+    const { view: model, approvers, decided: done } = await detail(db, r, { staff, userId: req.ctx.user!.id, label: approvables.label(r.subject_type), subjectHref: subject ? `/w/${req.ctx.workspace!.slug}${subject.path}` : null, now: deps.clock.now() });
     const canDecide = req.ctx.ability.can('decide', 'Approval') && awaiting(r, approvers, done).some((a) => a.userId === req.ctx.user!.id);
     // The version being decided, read in place (its pages as images, from the route below). A
     // subject without pages (gone, or not a PDF) shows nothing here; one whose pages cannot be
