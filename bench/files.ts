@@ -41,6 +41,16 @@ import { filesWorld } from '../test/plugins/files/helpers.ts';
 import * as floor from './floor/files.ts';
 
 const execFileAsync = promisify(execFile);
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(`node --import tsx bench/files.ts: the files benchmark (part of npm run bench): encrypted store and read of
+1 GiB against cp + sync, HTTP upload and download of 199 MiB against busboy and createReadStream floors,
+and a zip of a 1 GiB folder (first byte, memory). Takes several minutes; run it on a quiet machine.
+
+  BENCH_FILES_MIB=N   size of the local store/read file in MiB (default 1024; 256 for a quicker run)
+  BENCH_RUNS=N        measured runs per figure, medians reported (default 5)
+  -h, --help          this text`);
+  process.exit(0);
+}
 const MIB = Number(process.env.BENCH_FILES_MIB ?? 1024);
 const RUNS = Math.max(1, Number(process.env.BENCH_RUNS ?? 5));
 const dir = mkdtempSync(join(tmpdir(), 'atrium-bench-files-'));
