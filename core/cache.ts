@@ -433,8 +433,11 @@ export function watchWrites(db: Db, cache: DbCache): void {
   caches.set(client.config, cache);
   const held = new Map<object, Set<string>>();
   client.on('query-response', (res: unknown, _obj: unknown, builder: unknown) => {
-    // The count is the outer statement's: a write inside its WITH may have changed rows anyway.
-    if (wroteNothing(res) && !writesInWith(builder as KnexBuilderShape).length) return;
+    // Only a query builder's answer is read: knex answers raw SQL on SQLite with its rows, an
+    // empty array for any write or DDL. The count is the outer statement's: a write inside its
+    // WITH may have changed rows anyway.
+    const built = (builder as KnexBuilderShape | undefined)?._method !== undefined;
+    if (built && wroteNothing(res) && !writesInWith(builder as KnexBuilderShape).length) return;
     const tags = cache.tagsOfWrite(builder);
     if (!tags) return;
     const b = builder as KnexBuilderShape;

@@ -138,6 +138,10 @@ live('a write that changed no row drops nothing (a count of 0, an empty RETURNIN
   await cache.sync();
   assert.is(await nameOf(a), 'Zed');
   assert.is(loads, 1, 'the upsert that changed the row dropped it');
+  // Raw SQL is answered with rows, not a count (SQLite: [] for any write): it always drops.
+  await db.raw('update users set name = ? where id = ?', ['Raw', a]);
+  await cache.sync();
+  assert.is(await nameOf(a), 'Raw', 'a raw write is never taken for one that changed nothing');
 });
 
 live('a statement whose WITH wrote rows drops their tags even when the outer statement changed none', async () => {
