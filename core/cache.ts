@@ -380,7 +380,7 @@ function coalesced(fn: () => Promise<void>): () => Promise<void> {
 
 const WRITE_METHODS = new Set(['insert', 'update', 'del', 'delete', 'truncate', 'upsert']);
 
-export interface KnexBuilderShape {
+interface KnexBuilderShape {
   sql?: string;
   _method?: string;
   _single?: { table?: unknown; insert?: unknown; onConflict?: unknown };
@@ -389,7 +389,7 @@ export interface KnexBuilderShape {
 }
 
 /** The write builders in a statement's WITH clauses (a data-modifying CTE). */
-export function writesInWith(b: KnexBuilderShape | undefined): KnexBuilderShape[] {
+function writesInWith(b: KnexBuilderShape | undefined): KnexBuilderShape[] {
   const out: KnexBuilderShape[] = [];
   for (const st of b?._statements ?? []) {
     const v = st.grouping === 'with' ? (st.value as KnexBuilderShape | undefined) : undefined;
