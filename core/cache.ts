@@ -488,6 +488,14 @@ export function wroteNothing(res: unknown): boolean {
 // ---- home cards: what their data may have been read from
 
 /**
+ * Kernel tables with a `workspace_id` that no card reads. The outbox is the mail queue: the relay
+ * claims its rows by id across every workspace several times a second, a write that pins no
+ * workspace and so would drop every card of every workspace (under load, hardly a card stayed
+ * cached). A card never shows the mail queue.
+ */
+const NOT_CARD_DATA = ['outbox'];
+
+/**
  * Watch every workspace-owned table (a `workspace_id` column: keyed by workspace) and the extra
  * tables cards declare (`reads`, keyed by nothing), and on PostgreSQL give each the trigger that
  * tells the other processes (migration 20261205400000). Run by boot once every migration has run.
@@ -501,7 +509,7 @@ export async function watchCardTables(db: Db, cache: DbCache, extra: string[] = 
       )) as { rows: Array<{ name: string }> }).rows
     : ((await db.raw(`select m.name as name from sqlite_master m join pragma_table_info(m.name) p on p.name = 'workspace_id' where m.type = 'table' order by 1`)) as Array<{ name: string }>);
   const kernel = new Set(KERNEL_WATCHED.map((w) => w.table));
-  const owned = rows.map((r) => r.name).filter((t) => !kernel.has(t));
+  const owned = rows.map((r) => r.name).filter((t) => !kernel.has(t) && !NOT_CARD_DATA.includes(t));
   const plain = extra.filter((t) => !kernel.has(t) && !owned.includes(t));
   for (const t of owned) cache.watch({ table: t, keys: [{ column: 'workspace_id', prefix: 'ws' }] });
   for (const t of plain) cache.watch({ table: t, keys: [] });
@@ -510,6 +518,11 @@ export async function watchCardTables(db: Db, cache: DbCache, extra: string[] = 
   // Two processes may boot at once: one at a time (the lock ends with the transaction).
   await db.transaction(async (trx) => {
     await trx.raw('select pg_advisory_xact_lock(hashtext(current_schema() || ?))', [':atrium_cache_triggers']);
+    for (const t of NOT_CARD_DATA.filter((x) => rows.some((r) => r.name === x))) {
+      // Put there by an earlier version that watched every workspace-owned table.
+      await trx.raw(`drop trigger if exists atrium_cache_rows on "${t}"`);
+      await trx.raw(`drop trigger if exists atrium_cache_truncate on "${t}"`);
+    }
     for (const t of [...owned, ...plain]) {
       const args = owned.includes(t) ? "'ws=workspace_id'" : '';
       await trx.raw(`create or replace trigger atrium_cache_rows after insert or update or delete on "${t}" for each row execute function atrium_cache_notify(${args})`);

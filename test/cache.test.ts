@@ -8,7 +8,7 @@ import 'reflect-metadata';
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import pino from 'pino';
-import { cacheOf, DbCache } from '../core/cache.ts';
+import { cacheOf, DbCache, watchCardTables } from '../core/cache.ts';
 import { createDb, transaction, type Db } from '../core/db/index.ts';
 import { freshDatabase, ON_PG, testConfig, type TestDb } from './helpers/app.ts';
 import { CORE_MIGRATIONS, migrateAll } from '../core/db/migrations.ts';
@@ -218,6 +218,29 @@ live('a load that a write overtook is not kept', async () => {
   assert.is(value, `Person ${uid}`);
   assert.is(await cache.read(`slow:${a}`, [`user:${a}`], async () => (loads++, 'fresh')), 'fresh', 'the stale value was not kept');
   assert.is(loads, 2);
+});
+
+live("the mail relay's claims on the outbox leave every workspace's cards cached", async () => {
+  await watchCardTables(db, cache);
+  assert.ok(cache.cardTables.owned.includes('audit_events'), 'workspace-owned kernel tables are card data');
+  assert.not.ok(cache.cardTables.owned.includes('outbox'), 'the outbox is not');
+  let n = 0;
+  const card = () => cache.read('card:test:wa', cache.cardTags('wa', 'u-card'), async () => ++n);
+  await card();
+  // The relay's claim, as core/mail.ts writes it: rows by id, across workspaces.
+  await db('outbox').whereIn('id', db('outbox').select('id').whereNull('sent_at').limit(10)).update({ claim_token: 'c1' });
+  await db('outbox').where({ id: 'none' }).update({ attempts: 1 });
+  await cache.sync();
+  await card();
+  assert.is(n, 1, 'still cached');
+  // A write that pins no workspace on a table cards do read still drops them all.
+  await db('audit_events').where('seq', '<', 0).update({ detail: '{}' });
+  await cache.sync();
+  await card();
+  assert.is(n, 1, 'an update that changed no row drops nothing');
+  db.client.emit('query-response', { rowCount: 3 }, {}, db('invitations').update({ expires_at: 1 }));
+  await card();
+  assert.is(n, 2, 'a write to invitations of every workspace drops the card');
 });
 
 live("another process's commit reaches this cache before its next read", async () => {
