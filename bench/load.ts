@@ -17,7 +17,7 @@
 // 'approve' step decides the next one (POST .../approvals/r/<id>/decide, then the request page),
 // or, with none left, opens the approvals list. Viewers, who may not decide, open the home page.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -26,7 +26,7 @@ import { newToken, sha256Hex } from '../core/ids.ts';
 import { benchEnv, seed, type SeedResult } from './seed.ts';
 import { startAtrium, writeResult, type Proc } from './pages.ts';
 
-const { values } = parseArgs({ options: { duration: { type: 'string' }, users: { type: 'string' }, think: { type: 'string' }, keep: { type: 'boolean' }, 'no-uploads': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+const { values } = parseArgs({ options: { duration: { type: 'string' }, users: { type: 'string' }, think: { type: 'string' }, keep: { type: 'boolean' }, 'no-uploads': { type: 'boolean' }, only: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
 if (values.help) {
   console.log(`npm run load [-- options]: a bounded load test on a fresh PostgreSQL database (127.0.0.1:5432, user postgres)
 with two Atrium processes; 200 people browse, download, upload and approve; prints p50/p99 per kind and exits 1 on any error.
@@ -35,6 +35,8 @@ with two Atrium processes; 200 people browse, download, upload and approve; prin
   --users N       simulated people (default 200)
   --think MS      mean pause between one person's requests, uniform 0..2x (default 100)
   --no-uploads    browsing only: no uploads, no downloads of them (a diagnostic)
+  --only KINDS    only these kinds, comma-separated (home,list,file,download,upload,approve): a
+                  diagnostic that gives each kind's own CPU cost per request
   --keep          keep the database and data folder afterwards (their names are printed)
   -h, --help      this text
 
@@ -61,6 +63,50 @@ const MIX: Array<[Kind, number]> = [
   ['download', 20],
   ['upload', 10],
 ];
+
+const KINDS: Kind[] = ['home', 'list', 'file', 'download', 'upload', 'approve'];
+const ONLY = values.only ? values.only.split(',').map((k) => k.trim()) : null;
+for (const k of ONLY ?? []) {
+  if (!KINDS.includes(k as Kind)) {
+    console.error(`--only: unknown kind "${k}" (one of ${KINDS.join(', ')})`);
+    process.exit(2);
+  }
+}
+
+// ---- CPU accounting: where the machine's CPU went during the measured window. A process's
+// utime + stime in /proc/<pid>/stat counts all its threads (the servers' crypto and libuv
+// helpers too), in clock ticks of 10 ms.
+const TICK_MS = 10;
+function cpuOfPid(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_MS; // utime, stime
+  } catch {
+    return 0; // gone
+  }
+}
+/** CPU of every PostgreSQL backend serving this database, by pid (backends come and go). */
+function pgBackends(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (!readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(dbName)) continue;
+    } catch {
+      continue;
+    }
+    out.set(Number(d), cpuOfPid(Number(d)));
+  }
+  return out;
+}
+/** All CPU time of the machine (every core), from /proc/stat, in ms. */
+function machineBusy(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3]! + (f[4] ?? 0);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: (total - idle) * TICK_MS, total: total * TICK_MS };
+}
 
 interface Person {
   cookie: string;
@@ -241,8 +287,11 @@ try {
   }
   const withApprovals = await approvalsSetup(procs, people);
   if (withApprovals) MIX.push(['approve', 10]);
+  if (ONLY) for (let j = MIX.length - 1; j >= 0; j--) if (!ONLY.includes(MIX[j]![0])) MIX.splice(j, 1);
+  if (!MIX.length) throw new Error(`--only ${values.only}: none of these kinds can run here`);
   console.log(`load: setup done (${UPLOADS ? people.length : 0} uploads); ${USERS} people for ${DURATION_S} s, think time ${THINK_MS} ms mean; approvals ${withApprovals ? 'included' : 'not included (no client who may decide)'}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
+  const cpu0 = { servers: procs.map((p) => cpuOfPid(p.child.pid!)), pg: pgBackends(), self: process.cpuUsage(), machine: machineBusy() };
   const started = performance.now();
   const end = started + DURATION_S * 1000;
   let n = 0;
@@ -268,6 +317,24 @@ try {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const pg1 = pgBackends();
+  const self = process.cpuUsage(cpu0.self);
+  const m1 = machineBusy();
+  const cpuMs = {
+    servers: procs.reduce((t, p, j) => t + cpuOfPid(p.child.pid!) - cpu0.servers[j]!, 0),
+    postgres: [...pg1].reduce((t, [pid, ms]) => t + ms - (cpu0.pg.get(pid) ?? 0), 0),
+    generator: (self.user + self.system) / 1000,
+    machine: m1.busy - cpu0.machine.busy,
+    machineTotal: m1.total - cpu0.machine.total,
+  };
+  const perRequest = (ms: number) => Math.round((ms / Math.max(1, n)) * 100) / 100;
+  const cpu = {
+    serverMsPerRequest: perRequest(cpuMs.servers),
+    postgresMsPerRequest: perRequest(cpuMs.postgres),
+    generatorMsPerRequest: perRequest(cpuMs.generator),
+    machineMsPerRequest: perRequest(cpuMs.machine),
+    machineBusyShare: Math.round((cpuMs.machine / Math.max(1, cpuMs.machineTotal)) * 100) / 100,
+  };
   const all = [...lat.values()].flat();
   const kinds = [...lat.entries()].map(([k, xs]) => ({ kind: k, requests: xs.length, p50: pct(xs, 0.5), p99: pct(xs, 0.99), errors: errors.filter((e) => e.kind === k).length }));
   const result = {
@@ -286,6 +353,8 @@ try {
     p50: pct(all, 0.5),
     p99: pct(all, 0.99),
     kinds,
+    only: ONLY,
+    cpu,
     sampleErrors: errors.slice(0, 10),
     perProcess: [0, 1].map((i) => ({ process: i + 1, errors: errors.filter((e) => e.proc === i).length })),
     mibDown: Math.round(bytesDown / 2 ** 20),
@@ -296,6 +365,7 @@ try {
   console.log('| kind | requests | p50 ms | p99 ms | errors |\n|---|---:|---:|---:|---:|');
   for (const k of kinds) console.log(`| ${k.kind} | ${k.requests} | ${k.p50} | ${k.p99} | ${k.errors} |`);
   console.log(`| all | ${n} (${result.reqPerSec}/s) | ${result.p50} | ${result.p99} | ${errors.length} |`);
+  console.log(`CPU per request: servers ${cpu.serverMsPerRequest} ms, PostgreSQL ${cpu.postgresMsPerRequest} ms, load generator ${cpu.generatorMsPerRequest} ms; whole machine ${cpu.machineMsPerRequest} ms (busy ${Math.round(cpu.machineBusyShare * 100)}% of ${cpuMs.machineTotal > 0 ? Math.round(cpuMs.machineTotal / seconds / 1000) : '?'} cores)`);
   for (const e of errors.slice(0, 10)) console.log(`  error: ${e.kind} on process ${e.proc + 1}: ${e.reason}`);
   console.log(`results: ${writeResult('load', result)}`);
   if (errors.length) exitCode = 1;
